@@ -1,0 +1,5 @@
+"""Packaging shim: all metadata and dependencies live in setup.cfg."""
+
+from setuptools import setup
+
+setup()

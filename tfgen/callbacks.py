@@ -1,0 +1,192 @@
+"""Training callbacks: pictures of samples as a model trains."""
+
+import math
+import numbers
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen import plotting
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_chief(strategy=None):
+    """Whether this process should write files in (multi-worker) training.
+
+    A process is the chief if its strategy has no cluster resolver (one
+    machine, including ``MirroredStrategy``), or its task is ``chief``, or it
+    is ``worker`` 0 in a cluster without a ``chief`` task. Everything else
+    (other workers, evaluators, parameter servers) is not.
+
+    Args:
+        strategy: a ``tf.distribute.Strategy``; defaults to the current one.
+
+    Returns:
+        bool.
+    """
+    if strategy is None:
+        strategy = tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return True
+    task_type = getattr(resolver, "task_type", None)
+    task_id = getattr(resolver, "task_id", None)
+    if task_type is None:
+        return True
+    if task_type == "chief":
+        return True
+    if task_type != "worker" or task_id not in (0, None):
+        return False
+    try:
+        cluster = resolver.cluster_spec().as_dict()
+    except (ValueError, RuntimeError, AttributeError):
+        cluster = {}
+    return "chief" not in cluster
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class SampleGrid(keras.callbacks.Callback):
+    """Saves a picture of the model's samples every ``every_n_epochs`` epochs.
+
+    At the end of epoch ``e`` (1-based, as Keras prints it) with
+    ``e % every_n_epochs == 0`` it calls
+    ``model.generate(num_samples, seed=seed)`` and writes
+    ``output_dir / filename_pattern.format(epoch=e)``:
+
+    * images ``[N, H, W, C]`` in ``[-1, 1]``: a grid via
+      :func:`tfgen.plotting.save_image_grid`;
+    * conditional models (``model.num_classes`` is an int): one grid row per
+      class, ``ceil(num_samples / num_classes)`` samples each, generated with
+      ``labels=[0, 0, ..., 1, 1, ..., num_classes - 1]``;
+    * 2-D points ``[N, 2]``: a scatter via :func:`tfgen.plotting.save_points`.
+
+    The seed is the same every epoch, so successive pictures show the same
+    latent vectors as training progresses. Image grids are written pixel-exact
+    (no title; the epoch is in the file name), scatters are titled
+    ``epoch <e>``. In multi-worker training only the chief generates and
+    writes (see :func:`is_chief`).
+
+    Args:
+        output_dir: directory for the PNG files (created on first write).
+        num_samples: int >= 1, samples per picture.
+        seed: int, seed passed to ``model.generate``.
+        every_n_epochs: int >= 1, write after every N-th epoch.
+        filename_pattern: str formatted with ``epoch=`` (1-based int).
+
+    Attributes:
+        written_paths: list of str, every file written so far, in order.
+
+    Raises:
+        ValueError: for a non-positive ``num_samples`` / ``every_n_epochs`` or
+            a ``filename_pattern`` that cannot be formatted with ``epoch``.
+
+    Example:
+
+    ```python
+    callback = SampleGrid("runs/dcgan/samples", num_samples=64, every_n_epochs=5)
+    gan.fit(dataset, epochs=50, callbacks=[callback])
+    callback.written_paths[-1]  # 'runs/dcgan/samples/samples_epoch_0050.png'
+    ```
+    """
+
+    def __init__(
+        self,
+        output_dir,
+        num_samples=64,
+        seed=0,
+        every_n_epochs=1,
+        filename_pattern="samples_epoch_{epoch:04d}.png",
+    ):
+        super().__init__()
+        # === Validation ===
+        if not isinstance(output_dir, (str, os.PathLike)) or not os.fspath(output_dir):
+            raise ValueError(
+                f"`output_dir` must be a non-empty path; received {output_dir!r}."
+            )
+        if not _is_integer(num_samples) or num_samples < 1:
+            raise ValueError(f"`num_samples` must be an integer >= 1; received {num_samples!r}.")
+        if not _is_integer(every_n_epochs) or every_n_epochs < 1:
+            raise ValueError(
+                f"`every_n_epochs` must be an integer >= 1; received {every_n_epochs!r}."
+            )
+        if not _is_integer(seed):
+            raise ValueError(f"`seed` must be an integer; received {seed!r}.")
+        try:
+            filename_pattern.format(epoch=1)
+        except (AttributeError, KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                "`filename_pattern` must be a str formatted with `epoch=<int>`, e.g. "
+                f"'samples_epoch_{{epoch:04d}}.png'; received {filename_pattern!r} ({error})."
+            ) from None
+
+        # === Config ===
+        self.output_dir = os.fspath(output_dir)
+        self.num_samples = int(num_samples)
+        self.seed = int(seed)
+        self.every_n_epochs = int(every_n_epochs)
+        self.filename_pattern = filename_pattern
+
+        # === State ===
+        self.written_paths = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        epoch_number = epoch + 1
+        if epoch_number % self.every_n_epochs != 0:
+            return
+        strategy = getattr(self.model, "distribute_strategy", None)
+        if not is_chief(strategy):
+            return
+        path = os.path.join(self.output_dir, self.filename_pattern.format(epoch=epoch_number))
+        self.written_paths.append(self.save_samples(path, epoch=epoch_number))
+
+    def save_samples(self, path, epoch=None):
+        """Generates ``num_samples`` samples from ``self.model`` and saves them.
+
+        Args:
+            path: destination PNG file.
+            epoch: optional 1-based epoch, used as the title of point scatters.
+
+        Returns:
+            ``path`` as a str.
+        """
+        model = self.model
+        num_classes = getattr(model, "num_classes", None)
+        num_rows = None
+        if num_classes:
+            per_class = math.ceil(self.num_samples / num_classes)
+            labels = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
+            samples = model.generate(len(labels), seed=self.seed, labels=labels)
+            num_rows = num_classes
+        else:
+            samples = model.generate(self.num_samples, seed=self.seed)
+        if hasattr(samples, "numpy"):
+            samples = samples.numpy()
+        samples = np.asarray(samples)
+
+        if samples.ndim == 2 and samples.shape[1] == 2:
+            title = None if epoch is None else f"epoch {epoch}"
+            return plotting.save_points(samples, path, title=title)
+        if samples.ndim == 4:
+            return plotting.save_image_grid(samples, path, num_rows=num_rows)
+        raise ValueError(
+            "`model.generate` must return images [N, H, W, C] or 2-D points [N, 2]; "
+            f"received shape {samples.shape}."
+        )
+
+    def get_config(self):
+        return {
+            "output_dir": self.output_dir,
+            "num_samples": self.num_samples,
+            "seed": self.seed,
+            "every_n_epochs": self.every_n_epochs,
+            "filename_pattern": self.filename_pattern,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

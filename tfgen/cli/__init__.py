@@ -1,0 +1,1 @@
+"""The ``tfgen`` command line: a thin layer over :mod:`tfgen.cli.train_lib`."""

@@ -1,0 +1,159 @@
+"""``tfgen`` command line.
+
+    tfgen train vae --dataset fashion_mnist --epochs 5 --output runs/vae
+    tfgen sample --model runs/vae/model.keras --num 64 --output grid.png
+    tfgen export --model runs/vae/model.keras --output saved_models/vae
+    tfgen data list
+    tfgen data info fashion_mnist
+
+Every command is a thin layer over an importable function; errors are
+printed as one line (``tfgen: error: ...``) with exit status 2.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the CLI
+
+
+def _add_common_train_flags(parser):
+    group = parser.add_argument_group("data and training")
+    group.add_argument("--dataset", default=None, help="dataset name (default: fashion_mnist); see `tfgen data list`")
+    group.add_argument("--epochs", type=int, default=None, help="training epochs (default: 5)")
+    group.add_argument("--batch-size", type=int, default=None, help="global batch size (default: 128)")
+    group.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: 1e-3)")
+    group.add_argument("--seed", type=int, default=None, help="seed of every random draw (default: drawn and recorded in config.json)")
+    group.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch to this many batches")
+    group.add_argument("--num-examples", type=int, default=None, help="train on the first N examples only")
+    group.add_argument("--backup-freq", default=None, help="BackupAndRestore frequency: 'epoch' or a number of steps")
+    out = parser.add_argument_group("outputs")
+    out.add_argument("--output", default=None, help="run directory (default: runs/<name>)")
+    out.add_argument("--name", default=None, help="model name (default: <model>_<dataset>)")
+    out.add_argument("--export-dir", default=None, help="SavedModel base directory (default: saved_models/<name>)")
+    out.add_argument("--no-export", dest="export", action="store_false", default=None, help="skip the SavedModel export")
+    out.add_argument("--num-samples", type=int, default=None, help="images in each sample grid (default: 64)")
+    out.add_argument("--overwrite", action="store_true", default=None, help="replace a finished run in --output")
+    out.add_argument("--quiet", dest="verbose", action="store_const", const=0, default=None, help="no progress output")
+
+
+def _add_vae_flags(parser):
+    group = parser.add_argument_group("VAE")
+    group.add_argument("--latent-dim", type=int, default=None, help="latent size (default: 16)")
+    group.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default=None, help="decoder likelihood (default: bernoulli)")
+    group.add_argument("--binarize", dest="binarize", action="store_true", default=None, help="dynamically binarise the data (default with bernoulli)")
+    group.add_argument("--no-binarize", dest="binarize", action="store_false", help="train on grey levels")
+    group.add_argument("--architecture", choices=["conv", "mlp"], default=None, help="network family (default: conv)")
+    group.add_argument("--beta", type=float, default=None, help="weight of the KL term (default: 1.0)")
+    group.add_argument("--base-filters", type=int, default=None, help="filters of the first convolution (default: 32)")
+    group.add_argument("--hidden-units", type=int, default=None, help="width of dense layers (default: 256)")
+
+
+# `tfgen train <model>`: flag groups per model kind.
+TRAIN_FLAGS = {"vae": _add_vae_flags}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tfgen", description="Train, sample and export generative image models.")
+    parser.add_argument("--version", action="store_true", help="print tfgen's version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model", description="Train a model with model.fit.")
+    kinds = train.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for kind, add_flags in TRAIN_FLAGS.items():
+        sub = kinds.add_parser(kind, help=f"train a {kind.upper()}", description=f"Train a {kind.upper()}.")
+        _add_common_train_flags(sub)
+        add_flags(sub)
+
+    sample = commands.add_parser("sample", help="write a grid of generated samples", description="Write a PNG grid of samples from a .keras model or a SavedModel export.")
+    sample.add_argument("--model", required=True, help="a .keras file, a SavedModel version directory, or an export base directory")
+    sample.add_argument("--num", type=int, default=64, help="number of samples (default: 64)")
+    sample.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    sample.add_argument("--output", default="samples.png", help="PNG path (default: samples.png)")
+
+    export = commands.add_parser("export", help="export a .keras model as a SavedModel", description="Export a .keras model as a SavedModel with named signatures.")
+    export.add_argument("--model", required=True, help="path of a .keras model")
+    export.add_argument("--output", default=None, help="export base directory (default: saved_models/<model name>)")
+    export.add_argument("--version", type=int, default=None, help="version number (default: next free)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing version")
+
+    data = commands.add_parser("data", help="datasets available on this machine", description="Datasets available on this machine.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    data_commands.add_parser("list", help="list every dataset and whether it is available")
+    info = data_commands.add_parser("info", help="details of one dataset")
+    info.add_argument("name")
+    return parser
+
+
+def _train(args):
+    from tfgen.cli import train_lib
+
+    config = {key: value for key, value in vars(args).items() if key not in ("command",) and value is not None}
+    if isinstance(config.get("backup_freq"), str) and config["backup_freq"] != "epoch":
+        if not config["backup_freq"].isdigit():
+            raise ValueError(f"Expected --backup-freq to be 'epoch' or a positive int, got {config['backup_freq']!r}.")
+        config["backup_freq"] = int(config["backup_freq"])
+    result = train_lib.train(config)
+    print(json.dumps(result, indent=2))
+
+
+def _sample(args):
+    from tfgen.cli import model_io
+    from tfgen import plotting
+
+    images = model_io.generate(args.model, args.num, args.seed)
+    path = plotting.save_image_grid(images, args.output)
+    print(f"wrote {len(images)} samples to {path}")
+
+
+def _export(args):
+    from tfgen.cli import model_io
+    from tfgen.export import export_saved_model
+
+    model = model_io.load_keras_model(args.model)
+    path = export_saved_model(model, args.output, version=args.version, overwrite=args.overwrite)
+    print(f"exported {args.model} to {path}")
+
+
+def _data(args):
+    import tfgen
+
+    if args.data_command == "list":
+        rows = tfgen.data.list_datasets()
+        width = max(len(row["name"]) for row in rows)
+        for row in rows:
+            status = "available" if row["available"] else "not available"
+            shape = "x".join(str(d) for d in row["shape"])
+            print(f"{row['name']:<{width}}  {shape:<9} {status:<14} {row['source']}")
+    else:
+        print(json.dumps(tfgen.data.info(args.name), indent=2, default=str))
+
+
+COMMANDS = {"train": _train, "sample": _sample, "export": _export, "data": _data}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from tfgen.version import __version__
+
+        print(f"tfgen {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as error:
+        print(f"tfgen: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tfgen: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

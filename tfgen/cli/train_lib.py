@@ -1,0 +1,278 @@
+"""Importable training jobs behind ``tfgen train``.
+
+``train(config)`` takes a plain dict (the CLI builds it from its flags),
+resolves every default, writes the resolved config to
+``<output>/config.json`` so the run can be repeated, trains with
+``model.fit``, and writes the ``.keras`` model, sample pictures, the training
+history and a SavedModel export.
+
+Example:
+```python
+from tfgen.cli import train_lib
+result = train_lib.train({"model": "vae", "dataset": "digits", "epochs": 2,
+                          "output": "runs/digits"})
+print(result["export"])          # saved_models/vae_digits/1
+```
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+import tfgen
+from tfgen import callbacks as tfgen_callbacks
+from tfgen import plotting
+from tfgen.export import export_saved_model
+from tfgen.models.vae import check_seed
+
+MODEL_FILENAME = "model.keras"
+CONFIG_FILENAME = "config.json"
+HISTORY_FILENAME = "history.json"
+BACKUP_DIRNAME = "backup"
+
+COMMON_DEFAULTS = {
+    "dataset": "fashion_mnist",
+    "epochs": 5,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+    "seed": None,
+    "output": None,
+    "export_dir": None,
+    "name": None,
+    "steps_per_epoch": None,
+    "num_examples": None,
+    "num_samples": 64,
+    "overwrite": False,
+    "export": True,
+    "backup_freq": "epoch",
+    "verbose": "auto",
+}
+
+VAE_DEFAULTS = {
+    "latent_dim": 16,
+    "likelihood": "bernoulli",
+    "binarize": None,
+    "architecture": "conv",
+    "beta": 1.0,
+    "base_filters": 32,
+    "hidden_units": 256,
+}
+
+
+def _build_vae(config, image_shape):
+    return tfgen.VAE(
+        input_shape=image_shape,
+        latent_dim=config["latent_dim"],
+        architecture=config["architecture"],
+        likelihood=config["likelihood"],
+        beta=config["beta"],
+        base_filters=config["base_filters"],
+        hidden_units=config["hidden_units"],
+        seed=config["seed"],
+        name=config["name"],
+    )
+
+
+def _compile_vae(model, config):
+    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+
+
+def _resolve_vae(config):
+    if config["binarize"] is None:
+        # A Bernoulli likelihood is a proper likelihood only for binary data:
+        # binarise dynamically (the standard protocol) unless told otherwise.
+        config["binarize"] = config["likelihood"] == "bernoulli"
+    return config
+
+
+def _vae_pictures(model, config, output, validation_images):
+    paths = {}
+    paths["reconstructions"] = plotting.save_reconstructions(
+        validation_images[:32],
+        np.asarray(model.reconstruct(validation_images[:32])),
+        os.path.join(output, "reconstructions.png"),
+    )
+    if len(validation_images) >= 2:
+        paths["interpolation"] = plotting.save_interpolation(
+            model, validation_images[0], validation_images[1], os.path.join(output, "interpolation.png")
+        )
+    return paths
+
+
+# Each model kind: its defaults, how to finish resolving a config, how to build
+# the model, and which extra pictures to write after training.
+MODELS = {
+    "vae": {
+        "defaults": VAE_DEFAULTS,
+        "resolve": _resolve_vae,
+        "build": _build_vae,
+        "compile": _compile_vae,
+        "pictures": _vae_pictures,
+    },
+}
+
+
+def _positive_int(config, key, allow_none=False):
+    value = config[key]
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Expected {key} to be a positive int, got {value!r}.")
+
+
+def resolve_config(config):
+    """Fills in every default and validates; returns a new JSON-ready dict.
+
+    Raises:
+        ValueError: unknown model kind or keys, or bad values.
+    """
+    config = dict(config)
+    kind = config.get("model", "vae")
+    if kind not in MODELS:
+        raise ValueError(f"Unknown model {kind!r}. Valid models: {sorted(MODELS)}")
+    spec = MODELS[kind]
+    known = {"model"} | set(COMMON_DEFAULTS) | set(spec["defaults"])
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"Unknown config keys {unknown} for model {kind!r}. Valid keys: {sorted(known)}")
+    resolved = {"model": kind, **COMMON_DEFAULTS, **spec["defaults"]}
+    resolved.update({k: v for k, v in config.items() if v is not None or k not in resolved})
+    if resolved["dataset"] not in tfgen.data.DATASETS:
+        raise ValueError(
+            f"Unknown dataset {resolved['dataset']!r}. Valid datasets: {sorted(tfgen.data.DATASETS)}"
+        )
+    for key in ("epochs", "batch_size", "num_samples"):
+        _positive_int(resolved, key)
+    for key in ("steps_per_epoch", "num_examples"):
+        _positive_int(resolved, key, allow_none=True)
+    if not isinstance(resolved["learning_rate"], (int, float)) or resolved["learning_rate"] <= 0:
+        raise ValueError(
+            f"Expected learning_rate to be a positive number, got {resolved['learning_rate']!r}."
+        )
+    if resolved["backup_freq"] != "epoch":
+        _positive_int(resolved, "backup_freq")
+    resolved["seed"] = check_seed(resolved["seed"])
+    if resolved["name"] is None:
+        resolved["name"] = f"{kind}_{resolved['dataset']}"
+    if resolved["output"] is None:
+        resolved["output"] = os.path.join("runs", resolved["name"])
+    if resolved["export_dir"] is None:
+        resolved["export_dir"] = os.path.join("saved_models", resolved["name"])
+    return spec["resolve"](resolved)
+
+
+def _prepare_output(config):
+    """Refuses to overwrite a finished run unless asked; returns True when resuming."""
+    output = config["output"]
+    model_path = os.path.join(output, MODEL_FILENAME)
+    backup_path = os.path.join(output, BACKUP_DIRNAME)
+    if os.path.exists(model_path) and not config["overwrite"]:
+        raise ValueError(
+            f"Output directory {output!r} already holds a finished run ({model_path}); "
+            "choose another --output or pass --overwrite."
+        )
+    resuming = os.path.isdir(backup_path) and bool(os.listdir(backup_path))
+    config_path = os.path.join(output, CONFIG_FILENAME)
+    if resuming and os.path.exists(config_path):
+        with open(config_path) as handle:
+            previous = json.load(handle)
+        # The seed may have been drawn by the interrupted run: keep it.
+        if previous.get("seed") is not None:
+            config["seed"] = previous["seed"]
+    os.makedirs(output, exist_ok=True)
+    with open(config_path, "w") as handle:
+        json.dump(config, handle, indent=2, sort_keys=True)
+    return resuming
+
+
+def _validation_images(config, binarize):
+    split = "test" if "test" in tfgen.data.info(config["dataset"])["splits"] else "train"
+    images, _ = tfgen.data.load_arrays(config["dataset"], split=split)
+    images = images[: min(len(images), 10000)]
+    dataset = tfgen.data.load(
+        config["dataset"],
+        split=split,
+        batch_size=config["batch_size"],
+        shuffle=False,
+        binarize=binarize,
+        seed=config["seed"],
+        num_examples=min(len(images), 10000),
+    )
+    first = images[:32].astype("float32") / 127.5 - 1.0
+    return dataset, first
+
+
+def train(config):
+    """Runs one training job; returns a dict of the paths it wrote.
+
+    Args:
+        config: dict with ``model`` (``"vae"``) and any of the keys of
+            ``COMMON_DEFAULTS`` and the model's defaults (for the VAE,
+            ``VAE_DEFAULTS``).
+
+    Returns:
+        dict with ``config``, ``model``, ``samples``, ``history``, ``export``
+        (None when ``export`` is False) and picture paths.
+    """
+    config = resolve_config(config)
+    spec = MODELS[config["model"]]
+    output = config["output"]
+    _prepare_output(config)
+    keras.utils.set_random_seed(config["seed"])
+
+    train_data = tfgen.data.load(
+        config["dataset"],
+        split="train",
+        batch_size=config["batch_size"],
+        seed=config["seed"],
+        binarize=config.get("binarize", False),
+        num_examples=config["num_examples"],
+    )
+    validation_data, validation_images = _validation_images(config, config.get("binarize", False))
+    image_shape = tuple(tfgen.data.info(config["dataset"])["shape"])
+
+    model = spec["build"](config, image_shape)
+    spec["compile"](model, config)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            os.path.join(output, BACKUP_DIRNAME), save_freq=config["backup_freq"]
+        ),
+        tfgen_callbacks.SampleGrid(
+            os.path.join(output, "samples"), num_samples=config["num_samples"], seed=config["seed"]
+        ),
+    ]
+    history = model.fit(
+        train_data,
+        epochs=config["epochs"],
+        steps_per_epoch=config["steps_per_epoch"],
+        validation_data=validation_data,
+        validation_steps=config["steps_per_epoch"] and max(1, config["steps_per_epoch"] // 4),
+        callbacks=callbacks,
+        verbose=config["verbose"],
+    )
+
+    result = {"config": os.path.join(output, CONFIG_FILENAME)}
+    result["model"] = os.path.join(output, MODEL_FILENAME)
+    model.save(result["model"])
+    result["history"] = os.path.join(output, HISTORY_FILENAME)
+    with open(result["history"], "w") as handle:
+        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, handle, indent=2)
+    result["samples"] = plotting.save_image_grid(
+        np.asarray(model.generate(config["num_samples"], seed=config["seed"])),
+        os.path.join(output, "samples.png"),
+    )
+    result.update(spec["pictures"](model, config, output, validation_images))
+    result["export"] = None
+    if config["export"]:
+        result["export"] = export_saved_model(
+            model,
+            config["export_dir"],
+            metadata={
+                "dataset": config["dataset"],
+                "train_steps": int(model.optimizer.iterations.numpy()),
+                "epochs": config["epochs"],
+            },
+        )
+    return result

@@ -1,0 +1,292 @@
+"""Losses as pure functions of tensors.
+
+Every function here returns a *per-example* loss of shape ``[batch]`` unless
+its docstring says otherwise; models reduce it to the global-batch mean with
+:func:`tfgen.random.global_mean` so that updates do not depend on the number
+of replicas. One implementation of each idea lives here and both models use it.
+"""
+
+import collections
+import math
+
+import tensorflow as tf
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _flatten_sum(x):
+    """Sums every axis but the first: ``[B, ...] -> [B]``."""
+    return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
+
+
+def kl_divergence(z_mean, z_log_var):
+    """KL(q(z|x) || N(0, I)) for a diagonal Gaussian posterior, in nats.
+
+    Args:
+        z_mean: float ``[B, D]``, posterior means.
+        z_log_var: float ``[B, D]``, posterior log-variances.
+
+    Returns:
+        float ``[B]``: ``0.5 * sum(mean^2 + exp(log_var) - 1 - log_var)``.
+    """
+    z_mean = tf.convert_to_tensor(z_mean)
+    z_log_var = tf.cast(z_log_var, z_mean.dtype)
+    return 0.5 * tf.reduce_sum(
+        tf.square(z_mean) + tf.exp(z_log_var) - 1.0 - z_log_var, axis=-1
+    )
+
+
+def bernoulli_reconstruction_loss(images, logits):
+    """Negative Bernoulli log-likelihood ``-log p(x|z)`` per image, in nats.
+
+    Args:
+        images: float ``[B, H, W, C]`` in [-1, 1]; mapped to probabilities
+            ``(x + 1) / 2`` (binary data is {-1, 1}, i.e. {0, 1}).
+        logits: float ``[B, H, W, C]``, decoder logits.
+
+    Returns:
+        float ``[B]``: summed sigmoid cross-entropy over pixels.
+    """
+    logits = tf.convert_to_tensor(logits)
+    targets = (tf.cast(images, logits.dtype) + 1.0) / 2.0
+    return _flatten_sum(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+    )
+
+
+def gaussian_reconstruction_loss(images, mean, log_scale):
+    """Negative Gaussian log-density ``-log N(x; mean, exp(log_scale)^2)`` per image.
+
+    Args:
+        images: float ``[B, H, W, C]`` in [-1, 1].
+        mean: float ``[B, H, W, C]``, decoder means.
+        log_scale: scalar or broadcastable float, log standard deviation.
+
+    Returns:
+        float ``[B]``: summed over pixels, in nats (a density, so it can be
+        negative).
+    """
+    mean = tf.convert_to_tensor(mean)
+    images = tf.cast(images, mean.dtype)
+    log_scale = tf.cast(log_scale, mean.dtype)
+    nll = 0.5 * tf.square((images - mean) * tf.exp(-log_scale)) + log_scale + 0.5 * _LOG_2PI
+    return _flatten_sum(nll + tf.zeros_like(mean))
+
+
+def gaussian_log_density(x, mean, log_var):
+    """``log N(x; mean, diag(exp(log_var)))`` summed over the last axis: ``[..., D] -> [...]``."""
+    x = tf.convert_to_tensor(x)
+    mean = tf.cast(mean, x.dtype)
+    log_var = tf.cast(log_var, x.dtype)
+    return -0.5 * tf.reduce_sum(
+        _LOG_2PI + log_var + tf.square(x - mean) * tf.exp(-log_var), axis=-1
+    )
+
+
+def standard_normal_log_density(x):
+    """``log N(x; 0, I)`` summed over the last axis: ``[..., D] -> [...]``."""
+    x = tf.convert_to_tensor(x)
+    return -0.5 * tf.reduce_sum(_LOG_2PI + tf.square(x), axis=-1)
+
+
+RECONSTRUCTION_LOSSES = {
+    "bernoulli": bernoulli_reconstruction_loss,
+    "gaussian": gaussian_reconstruction_loss,
+}
+
+
+# ---------------------------------------------------------------------------
+# GAN losses (TF-GAN naming). ``*_logits`` are the discriminator's raw outputs
+# ``[B]`` or ``[B, ...]`` (e.g. ``[B, 1]``); extra axes are averaged so every
+# function returns a per-example loss ``[B]``. Discriminator losses are the
+# real term plus the fake term of each (real, fake) pair of examples.
+# ---------------------------------------------------------------------------
+
+
+def _per_example_mean(x):
+    """Averages every axis but the first: ``[B, ...] -> [B]`` (``[B]`` unchanged)."""
+    x = tf.convert_to_tensor(x)
+    if x.shape.rank == 1:
+        return x
+    return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
+
+
+def _logits_pair(real_logits, fake_logits):
+    real_logits = _per_example_mean(real_logits)
+    fake_logits = tf.cast(_per_example_mean(fake_logits), real_logits.dtype)
+    return real_logits, fake_logits
+
+
+def minimax_discriminator_loss(real_logits, fake_logits):
+    """``-log D(x) - log(1 - D(G(z)))`` with ``D = sigmoid(logits)`` (Goodfellow et al., 2014).
+
+    Args:
+        real_logits: float ``[B]`` or ``[B, ...]``, logits of real examples.
+        fake_logits: float, same shape, logits of generated examples.
+
+    Returns:
+        float ``[B]``: ``softplus(-real) + softplus(fake)``.
+    """
+    real_logits, fake_logits = _logits_pair(real_logits, fake_logits)
+    return tf.nn.softplus(-real_logits) + tf.nn.softplus(fake_logits)
+
+
+def minimax_generator_loss(fake_logits):
+    """``log(1 - D(G(z)))``, the original (saturating) generator loss.
+
+    Returns:
+        float ``[B]``: ``-softplus(fake)``; its gradient vanishes when the
+        discriminator confidently rejects the fakes, hence ``non_saturating``.
+    """
+    return -tf.nn.softplus(_per_example_mean(fake_logits))
+
+
+def non_saturating_discriminator_loss(real_logits, fake_logits):
+    """Same as :func:`minimax_discriminator_loss` (binary cross-entropy)."""
+    return minimax_discriminator_loss(real_logits, fake_logits)
+
+
+def non_saturating_generator_loss(fake_logits):
+    """``-log D(G(z))``: float ``[B]``, ``softplus(-fake)``."""
+    return tf.nn.softplus(-_per_example_mean(fake_logits))
+
+
+def wasserstein_discriminator_loss(real_logits, fake_logits):
+    """Critic loss of WGAN (Arjovsky et al., 2017): float ``[B]``, ``fake - real``.
+
+    Only meaningful with a Lipschitz constraint on the critic (use a gradient
+    penalty or spectral normalisation).
+    """
+    real_logits, fake_logits = _logits_pair(real_logits, fake_logits)
+    return fake_logits - real_logits
+
+
+def wasserstein_generator_loss(fake_logits):
+    """WGAN generator loss: float ``[B]``, ``-fake``."""
+    return -_per_example_mean(fake_logits)
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """Hinge loss (Lim & Ye, 2017; Miyato et al., 2018): ``relu(1 - real) + relu(1 + fake)``."""
+    real_logits, fake_logits = _logits_pair(real_logits, fake_logits)
+    return tf.nn.relu(1.0 - real_logits) + tf.nn.relu(1.0 + fake_logits)
+
+
+def hinge_generator_loss(fake_logits):
+    """Hinge generator loss: float ``[B]``, ``-fake`` (the Wasserstein generator loss)."""
+    return wasserstein_generator_loss(fake_logits)
+
+
+def least_squares_discriminator_loss(real_logits, fake_logits):
+    """LSGAN (Mao et al., 2017) with labels real=1, fake=0: ``0.5 (real - 1)^2 + 0.5 fake^2``."""
+    real_logits, fake_logits = _logits_pair(real_logits, fake_logits)
+    return 0.5 * tf.square(real_logits - 1.0) + 0.5 * tf.square(fake_logits)
+
+
+def least_squares_generator_loss(fake_logits):
+    """LSGAN generator loss: float ``[B]``, ``0.5 (fake - 1)^2``."""
+    return 0.5 * tf.square(_per_example_mean(fake_logits) - 1.0)
+
+
+def _input_gradients(discriminator_fn, inputs):
+    """``d sum(D(inputs)) / d inputs``: the per-example input gradient ``[B, ...]``.
+
+    Each example's logit depends only on its own input (no batch statistics in
+    the discriminator), so the gradient of the sum is the per-example gradient.
+    The computation is recorded by any enclosing tape, so penalties built on it
+    can be differentiated with respect to the discriminator's weights.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        logits = discriminator_fn(inputs)
+        total = tf.reduce_sum(tf.cast(logits, inputs.dtype))
+    return tape.gradient(total, inputs)
+
+
+def gradient_penalty(discriminator_fn, real, fake, interpolation_weights, epsilon=1e-12):
+    """WGAN-GP penalty (Gulrajani et al., 2017): ``(||grad D(x_hat)||_2 - 1)^2`` per example.
+
+    ``x_hat = w * real + (1 - w) * fake``. The norm is
+    ``sqrt(sum(grad^2) + epsilon)`` so the penalty's own gradient stays
+    finite when ``grad D(x_hat)`` is exactly zero (``tf.norm`` would give NaN).
+    The discriminator must treat examples independently (no batch norm).
+
+    Args:
+        discriminator_fn: callable ``x -> logits [B, 1]``; close over labels
+            for a conditional discriminator.
+        real: float ``[B, ...]`` real examples.
+        fake: float ``[B, ...]`` generated examples, same shape.
+        interpolation_weights: float ``[B]`` (or broadcastable ``[B, 1, ...]``)
+            in [0, 1], usually ``Uniform(0, 1)``.
+        epsilon: small constant inside the square root.
+
+    Returns:
+        float ``[B]``, unweighted; multiply by the penalty weight (10 in the paper).
+
+    Example:
+    ```python
+    penalty = gradient_penalty(critic, real, fake, tf.random.uniform([batch]))
+    loss = tf.reduce_mean(wasserstein_discriminator_loss(r, f) + 10.0 * penalty)
+    ```
+    """
+    real = tf.convert_to_tensor(real)
+    fake = tf.cast(fake, real.dtype)
+    weights = tf.cast(interpolation_weights, real.dtype)
+    if weights.shape.rank == 1:
+        weights = tf.reshape(weights, [-1] + [1] * (real.shape.rank - 1))
+    interpolated = weights * real + (1.0 - weights) * fake
+    gradients = _input_gradients(discriminator_fn, interpolated)
+    norm = tf.sqrt(_flatten_sum(tf.square(gradients)) + epsilon)
+    return tf.square(norm - 1.0)
+
+
+def r1_penalty(discriminator_fn, real):
+    """R1 penalty (Mescheder et al., 2018): ``||grad D(x)||_2^2`` per real example.
+
+    The regulariser is ``gamma / 2 * E[||grad D(x)||^2]``; this function
+    returns the per-example squared norm and the caller multiplies by
+    ``gamma / 2`` (``GAN.compile(r1_penalty=gamma)`` does). No square root, so
+    no NaN gradient at zero.
+
+    Args:
+        discriminator_fn: callable ``x -> logits [B, 1]``.
+        real: float ``[B, ...]`` real examples.
+
+    Returns:
+        float ``[B]``, non-negative.
+    """
+    real = tf.convert_to_tensor(real)
+    return _flatten_sum(tf.square(_input_gradients(discriminator_fn, real)))
+
+
+GANLoss = collections.namedtuple(
+    "GANLoss", ["discriminator_loss", "generator_loss", "decision_threshold"], defaults=(0.0,)
+)
+GANLoss.__doc__ = """One GAN loss flavour: ``(discriminator_loss, generator_loss, decision_threshold)``.
+
+``decision_threshold`` is the logit above which the discriminator calls an
+example real: 0 for the logistic, hinge and Wasserstein losses, 0.5 for least
+squares (targets 1 and 0). Only the accuracy metrics use it.
+"""
+
+
+GAN_LOSSES = {
+    "minimax": GANLoss(minimax_discriminator_loss, minimax_generator_loss),
+    "non_saturating": GANLoss(non_saturating_discriminator_loss, non_saturating_generator_loss),
+    "wasserstein": GANLoss(wasserstein_discriminator_loss, wasserstein_generator_loss),
+    "hinge": GANLoss(hinge_discriminator_loss, hinge_generator_loss),
+    "least_squares": GANLoss(
+        least_squares_discriminator_loss, least_squares_generator_loss, decision_threshold=0.5
+    ),
+}
+
+
+def get_gan_loss(name):
+    """Returns the :class:`GANLoss` registered under ``name`` in ``GAN_LOSSES``.
+
+    Raises:
+        ValueError: ``name`` is not a key of ``GAN_LOSSES``.
+    """
+    if not isinstance(name, str) or name not in GAN_LOSSES:
+        raise ValueError(f"Unknown loss {name!r}. Valid losses: {sorted(GAN_LOSSES)}")
+    return GAN_LOSSES[name]

@@ -1,0 +1,6 @@
+"""tfgen's models: ``VAE`` and ``GAN`` and the factories of their networks."""
+
+from tfgen.models.vae import VAE, Sampling
+from tfgen.models.vae_networks import make_decoder, make_encoder
+
+__all__ = ["VAE", "Sampling", "make_encoder", "make_decoder"]
