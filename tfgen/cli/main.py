@@ -56,7 +56,7 @@ TRAIN_FLAGS = {"vae": _add_vae_flags}
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfgen", description="Train, sample and export generative image models.")
-    parser.add_argument("--version", action="store_true", help="print tfgen's version and exit")
+    parser.add_argument("--version", dest="show_version", action="store_true", help="print tfgen's version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model", description="Train a model with model.fit.")
@@ -89,7 +89,7 @@ def build_parser():
 def _train(args):
     from tfgen.cli import train_lib
 
-    config = {key: value for key, value in vars(args).items() if key not in ("command",) and value is not None}
+    config = {key: value for key, value in vars(args).items() if key not in ("command", "show_version") and value is not None}
     if isinstance(config.get("backup_freq"), str) and config["backup_freq"] != "epoch":
         if not config["backup_freq"].isdigit():
             raise ValueError(f"Expected --backup-freq to be 'epoch' or a positive int, got {config['backup_freq']!r}.")
@@ -136,7 +136,7 @@ COMMANDS = {"train": _train, "sample": _sample, "export": _export, "data": _data
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
+    if args.show_version:
         from tfgen.version import __version__
 
         print(f"tfgen {__version__}")

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs tfgen and everything it needs on a fresh Debian/Ubuntu machine.
+#
+#   bash scripts/install.sh          # tfgen + the Fashion-MNIST files
+#   bash scripts/install.sh test     # ... plus the test and notebook extras
+#
+# Fashion-MNIST comes from Debian's `dataset-fashion-mnist` package (the
+# original IDX files under /usr/share/datasets/fashion-mnist/), so it works
+# without access to the dataset hosts. Without root, the package is skipped
+# with a note; point TFGEN_DATA_DIR at the IDX files instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="${1:-}"
+fashion_dir=/usr/share/datasets/fashion-mnist
+if [ ! -e "$fashion_dir/train-images-idx3-ubyte.gz" ] && [ ! -e "$fashion_dir/train-images-idx3-ubyte" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "install.sh: installing Debian's dataset-fashion-mnist"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  else
+    echo "install.sh: note: could not install dataset-fashion-mnist (needs apt-get and root);" \
+         "set TFGEN_DATA_DIR to a folder with the Fashion-MNIST IDX files" >&2
+  fi
+fi
+
+target="."
+case "$extras" in
+  "") ;;
+  test) target=".[test,notebooks]" ;;
+  *) echo "install.sh: unknown option '$extras' (expected nothing or 'test')" >&2; exit 2 ;;
+esac
+echo "install.sh: pip install -e $target"
+python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e "$target"

@@ -1,0 +1,267 @@
+"""Turns in-memory arrays into batched ``tf.data`` pipelines.
+
+Every loader in ``tfgen.data`` ends here. The data set is held in memory once,
+in its compact source dtype (uint8 for images): the pipeline shuffles and
+batches *indices*, gathers a whole batch from the stored tensor and converts
+it to float32 in one vectorised ``map`` (much faster than a per-example map,
+and no float32 copy of the data set ever exists).
+
+Randomness:
+
+* shuffling uses a buffer covering the whole data set, seeded by ``seed``
+  and reshuffled on every pass (epoch);
+* ``binarize=True`` draws one random integer per batch from
+  ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`` and uses
+  it as the seed of a stateless uniform draw: a new binarisation on every
+  pass, yet two pipelines built with the same seed give identical streams.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+# Offsets the binarisation seed from the shuffle seed so the two draws are not
+# the same random stream when the user passes one seed for both.
+_BINARIZE_SEED_SALT = 5
+
+
+def check_positive_int(value, argument):
+    """Raises ``ValueError`` unless ``value`` is an int > 0; returns it as int."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{argument} must be an int > 0, received {value!r}.")
+    return int(value)
+
+
+def check_seed(seed):
+    """Raises ``ValueError`` unless ``seed`` is ``None`` or an int >= 0."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be None or an int >= 0, received {seed!r}.")
+    return int(seed)
+
+
+def normalize_image_size(image_size):
+    """``None``, an int or an ``(height, width)`` pair -> ``None`` or a tuple of 2 ints."""
+    if image_size is None:
+        return None
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    try:
+        height, width = image_size
+        size = (check_positive_int(height, "image_size"), check_positive_int(width, "image_size"))
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"image_size must be None, an int > 0 or a (height, width) pair of ints > 0, "
+            f"received {image_size!r}."
+        ) from None
+    return size
+
+
+def _binarize_seed(seed):
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, _BINARIZE_SEED_SALT]).generate_state(1)[0])
+
+
+def make_dataset(
+    data,
+    labels=None,
+    *,
+    batch_size=128,
+    shuffle=True,
+    seed=None,
+    binarize=False,
+    image_size=None,
+    drop_remainder=False,
+    repeat=False,
+    scale="uint8",
+):
+    """Builds the batched, shuffled, prefetched pipeline over in-memory arrays.
+
+    Args:
+        data: NumPy array ``[N, ...]``. With ``scale="uint8"``: uint8 images
+            ``[N, H, W, C]`` in [0, 255]; ``scale="none"``: float32 values
+            passed through unchanged (images already in [-1, 1], or points).
+        labels: optional integer array ``[N]``; when given, elements are
+            ``(data, labels)`` with int32 labels ``[B]``.
+        batch_size: int > 0.
+        shuffle: reshuffle the whole data set on every pass.
+        seed: ``None`` or int, seeds shuffling and binarisation.
+        binarize: images become 1.0 with probability ``(x + 1) / 2``, else -1.0.
+        image_size: ``None`` or ``(height, width)``: bilinear resize of images.
+        drop_remainder: drop the last, smaller batch.
+        repeat: repeat indefinitely (each pass reshuffled).
+        scale: ``"uint8"`` (``v / 127.5 - 1``) or ``"none"``.
+
+    Returns:
+        ``tf.data.Dataset`` of float32 ``[B, ...]`` batches (or pairs with labels).
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
+    image_size = normalize_image_size(image_size)
+    if scale not in ("uint8", "none"):
+        raise ValueError(f"Unknown scale {scale!r}. Valid scales: ['none', 'uint8']")
+    num_examples = len(data)
+    if num_examples == 0:
+        raise ValueError("Cannot build a dataset from 0 examples; expected at least 1.")
+    if (binarize or image_size is not None) and np.ndim(data) != 4:
+        raise ValueError(
+            f"binarize and image_size apply to images [N, H, W, C]; received data of shape "
+            f"{np.shape(data)}."
+        )
+    stored = tf.constant(data)
+    stored_labels = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+
+    def to_float(batch):
+        if scale == "uint8":
+            batch = tf.cast(batch, tf.float32) / 127.5 - 1.0
+        else:
+            batch = tf.cast(batch, tf.float32)
+        if image_size is not None and tuple(batch.shape[1:3]) != image_size:
+            batch = tf.image.resize(batch, image_size, method="bilinear", antialias=True)
+            batch = tf.clip_by_value(batch, -1.0, 1.0)
+        return batch
+
+    def gather(indices):
+        batch = to_float(tf.gather(stored, indices))
+        if stored_labels is None:
+            return batch
+        return batch, tf.gather(stored_labels, indices)
+
+    def gather_binarized(indices, random_int):
+        element = gather(indices)
+        images = element[0] if isinstance(element, tuple) else element
+        bits = tf.bitcast(random_int, tf.int32)  # int64 -> two int32 halves: a [2] seed
+        uniform = tf.random.stateless_uniform(tf.shape(images), seed=bits)
+        images = tf.where(uniform < (images + 1.0) / 2.0, 1.0, -1.0)
+        return (images, element[1]) if isinstance(element, tuple) else images
+
+    dataset = tf.data.Dataset.range(num_examples)
+    if shuffle:
+        dataset = dataset.shuffle(num_examples, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if binarize:
+        randoms = tf.data.Dataset.random(
+            seed=_binarize_seed(seed), rerandomize_each_iteration=True
+        )
+        dataset = tf.data.Dataset.zip((dataset, randoms))
+        dataset = dataset.map(gather_binarized, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _describe(array):
+    return f"array of shape {array.shape} and dtype {array.dtype}"
+
+
+def from_numpy(
+    array,
+    labels=None,
+    batch_size=128,
+    seed=None,
+    shuffle=True,
+    binarize=False,
+    image_size=None,
+    drop_remainder=False,
+    repeat=False,
+):
+    """A batched ``tf.data.Dataset`` of images in [-1, 1] from a NumPy array.
+
+    The scaling rule depends only on the dtype:
+
+    * ``uint8``: values in [0, 255], scaled as ``v / 127.5 - 1``;
+    * floating (float16/32/64): must already lie in [-1, 1] (a float array
+      outside that range, e.g. [0, 255] or [0, 1] data, raises: convert with
+      ``x * 2 - 1`` or ``x / 127.5 - 1`` first); cast to float32, unchanged.
+
+    Other dtypes (bool, int32, strings, ...) raise: cast to uint8 first.
+
+    Args:
+        array: images ``[N, H, W]`` (a channel axis is added) or ``[N, H, W, C]``.
+        labels: optional integer array-like ``[N]``; elements become
+            ``(images, labels)`` with int32 labels ``[B]``.
+        batch_size: int > 0.
+        seed: ``None`` or int: shuffling / binarisation seed.
+        shuffle: reshuffle the whole array on every pass.
+        binarize: pixels become 1.0 with probability ``(x + 1) / 2``, else -1.0,
+            resampled every pass.
+        image_size: ``None``, int or ``(height, width)``: bilinear resize.
+        drop_remainder: drop the last, smaller batch.
+        repeat: repeat indefinitely.
+
+    Returns:
+        ``tf.data.Dataset`` of float32 ``[B, H, W, C]`` in [-1, 1]
+        (or ``(images, labels)`` pairs).
+
+    Raises:
+        ValueError: empty array, rank not 3 or 4, unsupported dtype, NaN,
+            floats outside [-1, 1], labels not integer or not of length N.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import tfgen.data
+
+    images = np.random.randint(0, 256, size=(100, 28, 28), dtype=np.uint8)
+    dataset = tfgen.data.from_numpy(images, batch_size=32, seed=0)
+    next(iter(dataset)).shape  # TensorShape([32, 28, 28, 1])
+    ```
+    """
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        scale = "uint8"
+    elif np.issubdtype(array.dtype, np.floating):
+        scale = "none"
+    else:
+        raise ValueError(
+            f"from_numpy received an {_describe(array)}; expected dtype uint8 (values "
+            "0..255) or a floating dtype with values in [-1, 1]. Cast your array first."
+        )
+    if array.ndim not in (3, 4):
+        raise ValueError(
+            f"from_numpy received an {_describe(array)}; expected rank 3 [N, H, W] or "
+            "rank 4 [N, H, W, C]."
+        )
+    if array.size == 0:
+        raise ValueError(f"from_numpy received an empty {_describe(array)}; expected N >= 1 images.")
+    if scale == "none":
+        if np.isnan(array).any():
+            raise ValueError(
+                f"from_numpy received an {_describe(array)} containing NaN; expected finite "
+                "values in [-1, 1]."
+            )
+        low, high = float(array.min()), float(array.max())
+        if low < -1.0 or high > 1.0:
+            raise ValueError(
+                f"from_numpy received floats with min {low} and max {high}; expected values "
+                "in [-1, 1] (convert [0, 1] data with x * 2 - 1, [0, 255] data with "
+                "x / 127.5 - 1, or pass uint8)."
+            )
+        array = array.astype(np.float32, copy=False)
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or len(labels) != len(array):
+            raise ValueError(
+                f"labels must be a 1-D array with one label per image: expected shape "
+                f"({len(array)},), received shape {labels.shape}."
+            )
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be integers, received dtype {labels.dtype}.")
+    return make_dataset(
+        array,
+        labels,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        binarize=binarize,
+        image_size=image_size,
+        drop_remainder=drop_remainder,
+        repeat=repeat,
+        scale=scale,
+    )
