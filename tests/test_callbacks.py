@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tfgen import plotting
-from tfgen.callbacks import SampleGrid, is_chief
+from tfgen.callbacks import SampleGrid
+from tfgen.distribute import is_chief
 
 IMAGE_SIZE = 4
 LATENT_DIM = 3

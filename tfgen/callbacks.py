@@ -9,44 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import plotting
+from tfgen.distribute import is_chief
 
 
 def _is_integer(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def is_chief(strategy=None):
-    """Whether this process should write files in (multi-worker) training.
-
-    A process is the chief if its strategy has no cluster resolver (one
-    machine, including ``MirroredStrategy``), or its task is ``chief``, or it
-    is ``worker`` 0 in a cluster without a ``chief`` task. Everything else
-    (other workers, evaluators, parameter servers) is not.
-
-    Args:
-        strategy: a ``tf.distribute.Strategy``; defaults to the current one.
-
-    Returns:
-        bool.
-    """
-    if strategy is None:
-        strategy = tf.distribute.get_strategy()
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None:
-        return True
-    task_type = getattr(resolver, "task_type", None)
-    task_id = getattr(resolver, "task_id", None)
-    if task_type is None:
-        return True
-    if task_type == "chief":
-        return True
-    if task_type != "worker" or task_id not in (0, None):
-        return False
-    try:
-        cluster = resolver.cluster_spec().as_dict()
-    except (ValueError, RuntimeError, AttributeError):
-        cluster = {}
-    return "chief" not in cluster
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -69,7 +36,7 @@ class SampleGrid(keras.callbacks.Callback):
     latent vectors as training progresses. Image grids are written pixel-exact
     (no title; the epoch is in the file name), scatters are titled
     ``epoch <e>``. In multi-worker training only the chief generates and
-    writes (see :func:`is_chief`).
+    writes (see :func:`tfgen.distribute.is_chief`).
 
     Args:
         output_dir: directory for the PNG files (created on first write).

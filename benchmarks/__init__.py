@@ -1,0 +1,1 @@
+"""tfgen benchmarks: long runs and timings, kept out of the test suite."""

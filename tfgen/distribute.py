@@ -1,0 +1,168 @@
+"""Choosing a ``tf.distribute`` strategy: one device, several GPUs, several machines, TPUs.
+
+Models and their optimizers must be created inside ``strategy.scope()``;
+tfgen's models build every optimizer they own in ``compile`` so that this
+holds for ``fit`` under MirroredStrategy (keras-team/keras#19246). Losses in
+tfgen's ``train_step`` are scaled to the global batch and noise is drawn per
+global-batch row (:mod:`tfgen.random`), so results do not depend on the
+number of replicas.
+
+Example:
+```python
+strategy = tfgen.distribute.get_strategy("mirrored")        # all local GPUs
+with strategy.scope():
+    vae = tfgen.VAE(input_shape=(28, 28, 1), latent_dim=16, seed=0)
+    vae.compile(optimizer="adam")
+vae.fit(tfgen.data.load("fashion_mnist", batch_size=256), epochs=5)  # 256 = global batch
+```
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def split_cpu(num_devices):
+    """Splits the physical CPU into ``num_devices`` logical devices.
+
+    Lets MirroredStrategy run several replicas on one CPU (for tests and
+    for trying distribution without GPUs). Must run before TensorFlow
+    initialises its devices (before the first op); afterwards the existing
+    configuration is kept and a ``ValueError`` says so if it has too few
+    devices.
+
+    Returns:
+        The names of the logical CPU devices, e.g. ``["/device:CPU:0", ...]``.
+    """
+    if isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1:
+        raise ValueError(f"Expected num_devices to be a positive int, got {num_devices!r}.")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)]
+        )
+    except RuntimeError:
+        pass  # already initialised; check below whether it has enough devices
+    logical = [device.name for device in tf.config.list_logical_devices("CPU")]
+    if len(logical) < num_devices:
+        raise ValueError(
+            f"Asked for {num_devices} CPU replicas but TensorFlow is already initialised with "
+            f"{len(logical)} logical CPU device(s); call tfgen.distribute.split_cpu({num_devices}) "
+            "before running any TensorFlow op."
+        )
+    return logical[:num_devices]
+
+
+def _default(devices=None, num_devices=None):
+    if devices or num_devices not in (None, 1):
+        raise ValueError(
+            f"The 'default' strategy runs on one device; got devices={devices!r}, "
+            f"num_devices={num_devices!r}. Use 'mirrored' for several devices."
+        )
+    return tf.distribute.get_strategy()
+
+
+def _mirrored(devices=None, num_devices=None):
+    if devices is None:
+        gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+        if gpus:
+            if num_devices is not None and num_devices > len(gpus):
+                raise ValueError(f"Asked for {num_devices} GPUs, found {len(gpus)}: {gpus}.")
+            devices = gpus[: num_devices or len(gpus)]
+        else:
+            devices = split_cpu(num_devices or 1)
+    elif num_devices is not None and num_devices != len(devices):
+        raise ValueError(f"num_devices={num_devices} does not match the {len(devices)} devices given: {devices}.")
+    return tf.distribute.MirroredStrategy(devices=list(devices))
+
+
+def _multi_worker(devices=None, num_devices=None):
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError(
+            "The 'multi_worker' strategy reads the cluster from the TF_CONFIG environment variable, "
+            'which is not set. Example: TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", '
+            '"host2:12345"]}, "task": {"type": "worker", "index": 0}}\''
+        )
+    try:
+        json.loads(os.environ["TF_CONFIG"])
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {error}") from error
+    if devices is not None:
+        raise ValueError(
+            f"The 'multi_worker' strategy uses every local device of each worker; got devices={devices!r}. "
+            "Pass num_devices to run several CPU replicas per worker."
+        )
+    if num_devices and not tf.config.list_physical_devices("GPU"):
+        split_cpu(num_devices)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _tpu(devices=None, num_devices=None):
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+STRATEGIES = {
+    "default": _default,
+    "mirrored": _mirrored,
+    "multi_worker": _multi_worker,
+    "tpu": _tpu,
+}
+
+
+def get_strategy(name="default", devices=None, num_devices=None):
+    """Returns a ``tf.distribute.Strategy`` by name.
+
+    Args:
+        name: ``"default"`` (one device), ``"mirrored"`` (all local GPUs, the
+            given ``devices``, or ``num_devices`` logical CPU devices when
+            there is no GPU), ``"multi_worker"`` (the cluster in
+            ``TF_CONFIG``) or ``"tpu"``.
+        devices: optional list of device names for ``"mirrored"``.
+        num_devices: optional number of local devices (replicas per worker).
+
+    Raises:
+        ValueError: unknown name, inconsistent devices, or missing TF_CONFIG.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}. Valid strategies: {sorted(STRATEGIES)}")
+    if num_devices is not None and (isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1):
+        raise ValueError(f"Expected num_devices to be a positive int, got {num_devices!r}.")
+    return STRATEGIES[name](devices=devices, num_devices=num_devices)
+
+
+def is_chief(strategy=None):
+    """Whether this process should write files in (multi-worker) training.
+
+    A process is the chief if its strategy has no cluster resolver (one
+    machine, including ``MirroredStrategy``), or its task is ``chief``, or it
+    is ``worker`` 0 in a cluster without a ``chief`` task. Everything else
+    (other workers, evaluators, parameter servers) is not.
+
+    Args:
+        strategy: a ``tf.distribute.Strategy``; defaults to the current one.
+
+    Returns:
+        bool.
+    """
+    if strategy is None:
+        strategy = tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return True
+    task_type = getattr(resolver, "task_type", None)
+    task_id = getattr(resolver, "task_id", None)
+    if task_type is None:
+        return True
+    if task_type == "chief":
+        return True
+    if task_type != "worker" or task_id not in (0, None):
+        return False
+    try:
+        cluster = resolver.cluster_spec().as_dict()
+    except (ValueError, RuntimeError, AttributeError):
+        cluster = {}
+    return "chief" not in cluster
