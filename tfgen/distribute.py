@@ -65,7 +65,10 @@ def _default(devices=None, num_devices=None):
 
 def _mirrored(devices=None, num_devices=None):
     if devices is None:
-        gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+        # Physical devices first: listing logical ones initialises TensorFlow,
+        # after which the CPU can no longer be split.
+        has_gpu = bool(tf.config.list_physical_devices("GPU"))
+        gpus = [device.name for device in tf.config.list_logical_devices("GPU")] if has_gpu else []
         if gpus:
             if num_devices is not None and num_devices > len(gpus):
                 raise ValueError(f"Asked for {num_devices} GPUs, found {len(gpus)}: {gpus}.")

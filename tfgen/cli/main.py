@@ -28,6 +28,9 @@ def _add_common_train_flags(parser):
     group.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch to this many batches")
     group.add_argument("--num-examples", type=int, default=None, help="train on the first N examples only")
     group.add_argument("--backup-freq", default=None, help="BackupAndRestore frequency: 'epoch' or a number of steps")
+    dist = parser.add_argument_group("distribution")
+    dist.add_argument("--strategy", choices=["default", "mirrored", "multi_worker", "tpu"], default=None, help="tf.distribute strategy (default: one device); multi_worker reads TF_CONFIG")
+    dist.add_argument("--devices", type=int, default=None, help="replicas per machine: GPUs, or logical CPU devices when there is no GPU")
     out = parser.add_argument_group("outputs")
     out.add_argument("--output", default=None, help="run directory (default: runs/<name>)")
     out.add_argument("--name", default=None, help="model name (default: <model>_<dataset>)")
@@ -78,6 +81,15 @@ def build_parser():
     export.add_argument("--version", type=int, default=None, help="version number (default: next free)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing version")
 
+    serve = commands.add_parser("serve", help="serve an exported model over TensorFlow Serving's REST API", description="Serve the highest version under a SavedModel base directory with TensorFlow Serving's REST API (GET /v1/models/NAME[/metadata], POST /v1/models/NAME:predict), switching to new versions as they are exported. Stop with Ctrl-C or SIGTERM.")
+    serve.add_argument("--model-base-path", required=True, help="export base directory holding numbered versions, e.g. saved_models/vae")
+    serve.add_argument("--model-name", default=None, help="NAME in /v1/models/NAME (default: the base directory's name)")
+    serve.add_argument("--host", default=None, help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=None, help="TCP port (default: 8501, TensorFlow Serving's REST port; 0 picks a free one)")
+    serve.add_argument("--max-request-bytes", type=int, default=None, help="largest request body accepted (default: 33554432, 32 MiB)")
+    serve.add_argument("--max-batch-size", type=int, default=None, help="most samples in one predict request (default: 256)")
+    serve.add_argument("--poll-interval", type=float, default=None, help="seconds between looks for a new version (default: 1)")
+
     data = commands.add_parser("data", help="datasets available on this machine", description="Datasets available on this machine.")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     data_commands.add_parser("list", help="list every dataset and whether it is available")
@@ -116,6 +128,21 @@ def _export(args):
     print(f"exported {args.model} to {path}")
 
 
+def _serve(args):
+    import logging
+
+    from tfgen.serving import server
+
+    logging.basicConfig(level=logging.INFO, format="tfgen serve: %(message)s")
+    options = ("model_name", "host", "port", "max_request_bytes", "max_batch_size", "poll_interval")
+    try:  # flags left out take serve()'s defaults
+        server.serve(args.model_base_path, **{key: getattr(args, key) for key in options if getattr(args, key) is not None})
+    except OSError as error:
+        if server.is_address_error(error):  # port in use, address not local: a one-line error
+            raise ValueError(str(error)) from error
+        raise
+
+
 def _data(args):
     import tfgen
 
@@ -130,7 +157,7 @@ def _data(args):
         print(json.dumps(tfgen.data.info(args.name), indent=2, default=str))
 
 
-COMMANDS = {"train": _train, "sample": _sample, "export": _export, "data": _data}
+COMMANDS = {"train": _train, "sample": _sample, "export": _export, "serve": _serve, "data": _data}
 
 
 def main(argv=None):

@@ -17,13 +17,15 @@ print(result["export"])          # saved_models/vae_digits/1
 
 import json
 import os
+import shutil
+import tempfile
 
 import keras
 import numpy as np
 
 import tfgen
 from tfgen import callbacks as tfgen_callbacks
-from tfgen import plotting
+from tfgen import distribute, plotting
 from tfgen.export import export_saved_model
 from tfgen.models.vae import check_seed
 
@@ -47,6 +49,8 @@ COMMON_DEFAULTS = {
     "overwrite": False,
     "export": True,
     "backup_freq": "epoch",
+    "strategy": "default",
+    "devices": None,
     "verbose": "auto",
 }
 
@@ -153,6 +157,11 @@ def resolve_config(config):
         )
     if resolved["backup_freq"] != "epoch":
         _positive_int(resolved, "backup_freq")
+    _positive_int(resolved, "devices", allow_none=True)
+    if resolved["strategy"] not in distribute.STRATEGIES:
+        raise ValueError(
+            f"Unknown strategy {resolved['strategy']!r}. Valid strategies: {sorted(distribute.STRATEGIES)}"
+        )
     resolved["seed"] = check_seed(resolved["seed"])
     if resolved["name"] is None:
         resolved["name"] = f"{kind}_{resolved['dataset']}"
@@ -218,8 +227,14 @@ def train(config):
     """
     config = resolve_config(config)
     spec = MODELS[config["model"]]
-    output = config["output"]
-    _prepare_output(config)
+    strategy = distribute.get_strategy(config["strategy"], num_devices=config["devices"])
+    chief = distribute.is_chief(strategy)
+    # Every worker of a multi-worker run executes the same code (saving can
+    # involve collective ops), but only the chief writes to the real output;
+    # the others write to a temporary directory that is removed at the end.
+    output = config["output"] if chief else tempfile.mkdtemp(prefix="tfgen-worker-")
+    if chief:
+        _prepare_output(config)
     keras.utils.set_random_seed(config["seed"])
 
     train_data = tfgen.data.load(
@@ -233,12 +248,14 @@ def train(config):
     validation_data, validation_images = _validation_images(config, config.get("binarize", False))
     image_shape = tuple(tfgen.data.info(config["dataset"])["shape"])
 
-    model = spec["build"](config, image_shape)
-    spec["compile"](model, config)
+    with strategy.scope():
+        model = spec["build"](config, image_shape)
+        spec["compile"](model, config)
+    backup_dir = os.path.join(config["output"], BACKUP_DIRNAME)
+    if not chief:
+        backup_dir = os.path.join(backup_dir, f"worker_{strategy.cluster_resolver.task_id}")
     callbacks = [
-        keras.callbacks.BackupAndRestore(
-            os.path.join(output, BACKUP_DIRNAME), save_freq=config["backup_freq"]
-        ),
+        keras.callbacks.BackupAndRestore(backup_dir, save_freq=config["backup_freq"]),
         tfgen_callbacks.SampleGrid(
             os.path.join(output, "samples"), num_samples=config["num_samples"], seed=config["seed"]
         ),
@@ -250,7 +267,7 @@ def train(config):
         validation_data=validation_data,
         validation_steps=config["steps_per_epoch"] and max(1, config["steps_per_epoch"] // 4),
         callbacks=callbacks,
-        verbose=config["verbose"],
+        verbose=config["verbose"] if chief else 0,
     )
 
     result = {"config": os.path.join(output, CONFIG_FILENAME)}
@@ -268,11 +285,15 @@ def train(config):
     if config["export"]:
         result["export"] = export_saved_model(
             model,
-            config["export_dir"],
+            config["export_dir"] if chief else os.path.join(output, "export"),
             metadata={
                 "dataset": config["dataset"],
                 "train_steps": int(model.optimizer.iterations.numpy()),
                 "epochs": config["epochs"],
             },
         )
+    if not chief:
+        shutil.rmtree(output, ignore_errors=True)
+        result = {key: None for key in result}
+    result["chief"] = chief
     return result
