@@ -1,8 +1,10 @@
 """Training callbacks: pictures of samples as a model trains."""
 
+import json
 import math
 import numbers
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -157,3 +159,101 @@ class SampleGrid(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class TrainingBackup(keras.callbacks.Callback):
+    """Backs up weights, optimizer state and progress so a killed run resumes exactly.
+
+    Unlike ``keras.callbacks.BackupAndRestore`` (which restarts an
+    interrupted epoch from its first batch), this records how many batches
+    were trained, so that together with a stream that can start at any step
+    (``tfgen.data.load(..., repeat=True, start_step=n)``) a resumed run ends
+    with the same weights as one that was never interrupted. ``tfgen train``
+    uses it; :meth:`restore` is the other half.
+
+    Files in ``backup_dir``: ``progress.json`` (``{"step": n, "weights": file}``)
+    and the weights file it names, written before ``progress.json`` is
+    atomically replaced, so a kill at any moment leaves a consistent backup.
+
+    Args:
+        backup_dir: directory of this run's backup (one per worker).
+        save_freq: ``"epoch"`` or a number of batches between backups.
+        initial_step: batches already trained (what :meth:`restore` returned).
+        delete_on_finish: remove the backup when training ends normally.
+
+    Example:
+    ```python
+    step = TrainingBackup.restore(model, "runs/x/backup")
+    data = tfgen.data.load("digits", batch_size=64, seed=0, repeat=True, start_step=step)
+    model.fit(data, steps_per_epoch=20, epochs=5, initial_epoch=step // 20, ...)
+    ```
+    """
+
+    PROGRESS_FILENAME = "progress.json"
+
+    def __init__(self, backup_dir, save_freq="epoch", initial_step=0, delete_on_finish=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError(f"backup_dir must be a non-empty path, received {backup_dir!r}.")
+        if save_freq != "epoch" and (not _is_integer(save_freq) or save_freq < 1):
+            raise ValueError(f"save_freq must be 'epoch' or an int >= 1, received {save_freq!r}.")
+        if not _is_integer(initial_step) or initial_step < 0:
+            raise ValueError(f"initial_step must be an int >= 0, received {initial_step!r}.")
+        self.backup_dir = str(backup_dir)
+        self.save_freq = save_freq
+        self.step = int(initial_step)
+        self.delete_on_finish = delete_on_finish
+
+    @classmethod
+    def restore(cls, model, backup_dir):
+        """Loads the backup in ``backup_dir`` into ``model``; returns the step (0 without backup)."""
+        progress_path = os.path.join(str(backup_dir), cls.PROGRESS_FILENAME)
+        if not os.path.exists(progress_path):
+            return 0
+        try:
+            with open(progress_path) as handle:
+                progress = json.load(handle)
+            weights_path = os.path.join(str(backup_dir), progress["weights"])
+            step = int(progress["step"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"The training backup {progress_path!r} is unreadable: {error}") from error
+        model.load_weights(weights_path)
+        return step
+
+    def save(self):
+        """Writes the current state; returns the path of the weights file."""
+        os.makedirs(self.backup_dir, exist_ok=True)
+        weights_name = f"weights-{self.step:09d}.weights.h5"
+        self.model.save_weights(os.path.join(self.backup_dir, weights_name), overwrite=True)
+        progress_path = os.path.join(self.backup_dir, self.PROGRESS_FILENAME)
+        staging = progress_path + ".tmp"
+        with open(staging, "w") as handle:
+            json.dump({"step": self.step, "weights": weights_name}, handle)
+        os.replace(staging, progress_path)  # atomic: the backup switches in one step
+        for entry in os.listdir(self.backup_dir):
+            if entry.startswith("weights-") and entry != weights_name:
+                os.remove(os.path.join(self.backup_dir, entry))
+        return os.path.join(self.backup_dir, weights_name)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.save_freq != "epoch" and self.step % self.save_freq == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self.save()
+
+    def finish(self):
+        """Deletes the backup (call once the whole run has finished)."""
+        if self.delete_on_finish and os.path.isdir(self.backup_dir):
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+    def get_config(self):
+        return {
+            "backup_dir": self.backup_dir,
+            "save_freq": self.save_freq,
+            "initial_step": self.step,
+            "delete_on_finish": self.delete_on_finish,
+        }

@@ -26,6 +26,7 @@ import numpy as np
 import tfgen
 from tfgen import callbacks as tfgen_callbacks
 from tfgen import distribute, plotting
+from tfgen.data.pipeline import batches_per_pass
 from tfgen.export import export_saved_model
 from tfgen.models.vae import check_seed
 
@@ -213,7 +214,7 @@ def _validation_images(config, binarize):
     return dataset, first
 
 
-def train(config):
+def train(config, callbacks=()):
     """Runs one training job; returns a dict of the paths it wrote.
 
     Args:
@@ -221,11 +222,19 @@ def train(config):
             ``COMMON_DEFAULTS`` and the model's defaults (for the VAE,
             ``VAE_DEFAULTS``).
 
+        callbacks: extra Keras callbacks for ``fit``.
+
+    Training reads the data as one repeated stream (``repeat=True``), so an
+    epoch is ``steps_per_epoch`` batches (default: one pass over the data),
+    and a run killed at any point resumes from its last backup with the same
+    result as a run that never stopped (run the same command again).
+
     Returns:
         dict with ``config``, ``model``, ``samples``, ``history``, ``export``
         (None when ``export`` is False) and picture paths.
     """
     config = resolve_config(config)
+    extra_callbacks = list(callbacks)
     spec = MODELS[config["model"]]
     strategy = distribute.get_strategy(config["strategy"], num_devices=config["devices"])
     chief = distribute.is_chief(strategy)
@@ -237,14 +246,10 @@ def train(config):
         _prepare_output(config)
     keras.utils.set_random_seed(config["seed"])
 
-    train_data = tfgen.data.load(
-        config["dataset"],
-        split="train",
-        batch_size=config["batch_size"],
-        seed=config["seed"],
-        binarize=config.get("binarize", False),
-        num_examples=config["num_examples"],
-    )
+    num_train = len(tfgen.data.load_arrays(config["dataset"], split="train")[0])
+    if config["num_examples"] is not None:
+        num_train = min(num_train, config["num_examples"])
+    steps_per_epoch = config["steps_per_epoch"] or batches_per_pass(num_train, config["batch_size"])
     validation_data, validation_images = _validation_images(config, config.get("binarize", False))
     image_shape = tuple(tfgen.data.info(config["dataset"])["shape"])
 
@@ -254,28 +259,56 @@ def train(config):
     backup_dir = os.path.join(config["output"], BACKUP_DIRNAME)
     if not chief:
         backup_dir = os.path.join(backup_dir, f"worker_{strategy.cluster_resolver.task_id}")
+    # Resume exactly: weights, optimizer state and the position in the data
+    # stream (a pure function of the seed) all come back from the backup.
+    start_step = tfgen_callbacks.TrainingBackup.restore(model, backup_dir)
+    backup = tfgen_callbacks.TrainingBackup(backup_dir, config["backup_freq"], initial_step=start_step)
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir, save_freq=config["backup_freq"]),
+        backup,
         tfgen_callbacks.SampleGrid(
             os.path.join(output, "samples"), num_samples=config["num_samples"], seed=config["seed"]
         ),
+        *extra_callbacks,
     ]
-    history = model.fit(
-        train_data,
-        epochs=config["epochs"],
-        steps_per_epoch=config["steps_per_epoch"],
-        validation_data=validation_data,
-        validation_steps=config["steps_per_epoch"] and max(1, config["steps_per_epoch"] // 4),
-        callbacks=callbacks,
-        verbose=config["verbose"] if chief else 0,
-    )
+
+    def fit(first_step, initial_epoch, epochs, steps):
+        train_data = tfgen.data.load(
+            config["dataset"],
+            split="train",
+            batch_size=config["batch_size"],
+            seed=config["seed"],
+            binarize=config.get("binarize", False),
+            num_examples=config["num_examples"],
+            repeat=True,
+            start_step=first_step,
+        )
+        return model.fit(
+            train_data,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            validation_data=validation_data,
+            validation_steps=config["steps_per_epoch"] and max(1, config["steps_per_epoch"] // 4),
+            callbacks=callbacks,
+            verbose=config["verbose"] if chief else 0,
+        ).history
+
+    history = {}
+    epoch, batch_in_epoch = divmod(start_step, steps_per_epoch)
+    if batch_in_epoch and epoch < config["epochs"]:
+        # Finish the interrupted epoch first, then run whole epochs.
+        history = fit(start_step, epoch, epoch + 1, steps_per_epoch - batch_in_epoch)
+        epoch += 1
+    if epoch < config["epochs"]:
+        rest = fit(epoch * steps_per_epoch, epoch, config["epochs"], steps_per_epoch)
+        history = {key: history.get(key, []) + rest[key] for key in rest}
 
     result = {"config": os.path.join(output, CONFIG_FILENAME)}
     result["model"] = os.path.join(output, MODEL_FILENAME)
     model.save(result["model"])
     result["history"] = os.path.join(output, HISTORY_FILENAME)
     with open(result["history"], "w") as handle:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, handle, indent=2)
+        json.dump({k: [float(v) for v in values] for k, values in history.items()}, handle, indent=2)
     result["samples"] = plotting.save_image_grid(
         np.asarray(model.generate(config["num_samples"], seed=config["seed"])),
         os.path.join(output, "samples.png"),
@@ -292,6 +325,7 @@ def train(config):
                 "epochs": config["epochs"],
             },
         )
+    backup.finish()
     if not chief:
         shutil.rmtree(output, ignore_errors=True)
         result = {key: None for key in result}

@@ -63,6 +63,51 @@ def _binarize_seed(seed):
     return int(np.random.SeedSequence([seed, _BINARIZE_SEED_SALT]).generate_state(1)[0])
 
 
+def batches_per_pass(num_examples, batch_size, drop_remainder=False):
+    """Batches in one pass over ``num_examples`` examples."""
+    if drop_remainder:
+        return num_examples // batch_size
+    return -(-num_examples // batch_size)
+
+
+def _repeated_index_batches(num_examples, batch_size, shuffle, seed, drop_remainder, start_step):
+    """Infinite stream of ``(indices [B], batch_seed int64)`` that is a pure function of ``seed``.
+
+    Pass ``k`` is ordered by a stateless permutation seeded by ``(seed, k)``;
+    batch ``j`` of pass ``k`` gets the binarisation seed ``(seed, k, j)``.
+    Unlike ``shuffle(reshuffle_each_iteration=True)``, nothing depends on
+    how many times this process has iterated, so a restarted run can resume
+    the stream at any step.
+    """
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+    per_pass = batches_per_pass(num_examples, batch_size, drop_remainder)
+    if per_pass == 0:
+        raise ValueError(
+            f"batch_size={batch_size} with drop_remainder=True leaves no batch of {num_examples} examples."
+        )
+    first_pass, first_batch = divmod(start_step, per_pass)
+    salt = _binarize_seed(seed) % (2**31 - 1)
+
+    def one_pass(epoch):
+        if shuffle:
+            keys = tf.random.stateless_uniform(
+                [num_examples], seed=tf.stack([tf.constant(seed, tf.int64), epoch]), dtype=tf.float32
+            )
+            order = tf.argsort(keys, stable=True)
+        else:
+            order = tf.range(num_examples)
+        batches = tf.data.Dataset.from_tensor_slices(tf.cast(order, tf.int64)).batch(
+            batch_size, drop_remainder=drop_remainder
+        )
+        return batches.enumerate().map(
+            lambda index, indices: (indices, tf.stack([tf.constant(salt, tf.int64), epoch * per_pass + index]))
+        )
+
+    passes = tf.data.Dataset.range(first_pass, np.iinfo(np.int64).max)
+    return passes.flat_map(one_pass).skip(first_batch)
+
+
 def make_dataset(
     data,
     labels=None,
@@ -75,6 +120,7 @@ def make_dataset(
     drop_remainder=False,
     repeat=False,
     scale="uint8",
+    start_step=0,
 ):
     """Builds the batched, shuffled, prefetched pipeline over in-memory arrays.
 
@@ -90,8 +136,14 @@ def make_dataset(
         binarize: images become 1.0 with probability ``(x + 1) / 2``, else -1.0.
         image_size: ``None`` or ``(height, width)``: bilinear resize of images.
         drop_remainder: drop the last, smaller batch.
-        repeat: repeat indefinitely (each pass reshuffled).
+        repeat: repeat indefinitely (each pass reshuffled). The repeated
+            stream is a pure function of ``seed``: pass ``k`` (epoch) draws
+            its order and binarisation from ``(seed, k)``, every pass ends
+            with its own last batch, and ``start_step`` resumes it exactly.
         scale: ``"uint8"`` (``v / 127.5 - 1``) or ``"none"``.
+        start_step: with ``repeat=True``, the number of batches to skip (a
+            resumed run passes the number of batches it has trained on);
+            skipping costs no image work.
 
     Returns:
         ``tf.data.Dataset`` of float32 ``[B, ...]`` batches (or pairs with labels).
@@ -131,16 +183,38 @@ def make_dataset(
     def gather_binarized(indices, random_int):
         element = gather(indices)
         images = element[0] if isinstance(element, tuple) else element
-        bits = tf.bitcast(random_int, tf.int32)  # int64 -> two int32 halves: a [2] seed
+        if random_int.shape.rank == 0:
+            bits = tf.bitcast(random_int, tf.int32)  # int64 -> two int32 halves: a [2] seed
+        else:
+            bits = random_int  # already a [2] seed
         uniform = tf.random.stateless_uniform(tf.shape(images), seed=bits)
         images = tf.where(uniform < (images + 1.0) / 2.0, 1.0, -1.0)
         return (images, element[1]) if isinstance(element, tuple) else images
 
+    if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
+        raise ValueError(f"start_step must be an int >= 0, received {start_step!r}.")
+    if start_step and not repeat:
+        raise ValueError(
+            f"start_step={start_step} needs repeat=True: only the repeated stream can be resumed."
+        )
+    if repeat:
+        dataset = _repeated_index_batches(
+            num_examples, batch_size, shuffle, seed, drop_remainder, int(start_step)
+        )
+        if binarize:
+            dataset = dataset.map(
+                lambda indices, batch_seed: gather_binarized(indices, batch_seed),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        else:
+            dataset = dataset.map(
+                lambda indices, batch_seed: gather(indices), num_parallel_calls=tf.data.AUTOTUNE
+            )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
     dataset = tf.data.Dataset.range(num_examples)
     if shuffle:
         dataset = dataset.shuffle(num_examples, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if binarize:
         randoms = tf.data.Dataset.random(

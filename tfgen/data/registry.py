@@ -236,6 +236,7 @@ def load(
     drop_remainder=False,
     data_dir=None,
     repeat=False,
+    start_step=0,
 ):
     """A batched ``tf.data.Dataset`` of a registered data set, ready for ``fit``.
 
@@ -259,7 +260,10 @@ def load(
             10000 for "test"); the first points of the fixed sample.
         drop_remainder: drop the last, smaller batch.
         data_dir: directory with the raw files (IDX, tfds, CIFAR batches).
-        repeat: repeat indefinitely.
+        repeat: repeat indefinitely; pass ``k`` is shuffled (and binarised)
+            from ``(seed, k)``, so the stream is the same in every process.
+        start_step: with ``repeat=True``, batches to skip: a resumed run
+            continues the stream exactly where it stopped.
 
     Returns:
         ``tf.data.Dataset`` of float32 images ``[B, H, W, C]`` in [-1, 1]
@@ -310,4 +314,5 @@ def load(
         drop_remainder=drop_remainder,
         repeat=repeat,
         scale="uint8" if spec.kind == "images" else "none",
+        start_step=start_step,
     )

@@ -248,6 +248,28 @@ class VAE(keras.Model):
                 f"(the encoder's input), got {tuple(decoded.shape[1:])}."
             )
 
+    def compile(self, optimizer="adam", **kwargs):
+        """Configures the optimizer and builds its state right away.
+
+        Building here (inside the caller's strategy scope) means the
+        optimizer's variables exist before ``fit``, ``load_weights`` or a
+        backup restore, and are mirrored correctly under ``tf.distribute``.
+        Extra keyword arguments go to ``keras.Model.compile``; the VAE's
+        loss is its own, so ``loss`` must not be given.
+        """
+        if kwargs.get("loss") is not None:
+            raise ValueError(
+                f"The VAE computes its own loss (reconstruction + beta * KL); got loss={kwargs['loss']!r}."
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        # Keras skips compile_from_config for overridden compile methods
+        # unless the subclass provides it; this keeps optimizer state on reload.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+
     @property
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
