@@ -169,3 +169,24 @@ def is_chief(strategy=None):
     except (ValueError, RuntimeError, AttributeError):
         cluster = {}
     return "chief" not in cluster
+
+
+def _in_multi_worker_mode(strategy):
+    extended = getattr(strategy, "extended", None)
+    in_mode = getattr(extended, "_in_multi_worker_mode", None)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(in_mode and in_mode())
+
+
+def step_logs(logs):
+    """Shapes a ``train_step``/``test_step`` result dict for Keras' cross-replica reduction.
+
+    Keras 3 reduces step outputs under a multi-worker strategy with
+    ``strategy.reduce("MEAN", value, axis=0)``, which fails on the scalar
+    metric results every custom ``train_step`` returns ("Invalid reduction
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388).
+    There each value is returned with shape ``[1]`` (the mean over axis 0
+    gives the scalar back); elsewhere the dict is returned unchanged.
+    """
+    if not _in_multi_worker_mode(tf.distribute.get_strategy()):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}

@@ -214,7 +214,7 @@ def _validation_images(config, binarize):
     return dataset, first
 
 
-def train(config, callbacks=()):
+def train(config, callbacks=(), return_model=False):
     """Runs one training job; returns a dict of the paths it wrote.
 
     Args:
@@ -223,6 +223,7 @@ def train(config, callbacks=()):
             ``VAE_DEFAULTS``).
 
         callbacks: extra Keras callbacks for ``fit``.
+        return_model: also return the trained model.
 
     Training reads the data as one repeated stream (``repeat=True``), so an
     epoch is ``steps_per_epoch`` batches (default: one pass over the data),
@@ -231,7 +232,9 @@ def train(config, callbacks=()):
 
     Returns:
         dict with ``config``, ``model``, ``samples``, ``history``, ``export``
-        (None when ``export`` is False) and picture paths.
+        (None when ``export`` is False), picture paths and ``chief``; on
+        non-chief workers of a multi-worker run every path is None. With
+        ``return_model``, the pair ``(result, model)``.
     """
     config = resolve_config(config)
     extra_callbacks = list(callbacks)
@@ -258,7 +261,7 @@ def train(config, callbacks=()):
         spec["compile"](model, config)
     backup_dir = os.path.join(config["output"], BACKUP_DIRNAME)
     if not chief:
-        backup_dir = os.path.join(backup_dir, f"worker_{strategy.cluster_resolver.task_id}")
+        backup_dir = os.path.join(config["output"], f"{BACKUP_DIRNAME}_worker_{strategy.cluster_resolver.task_id}")
     # Resume exactly: weights, optimizer state and the position in the data
     # stream (a pure function of the seed) all come back from the backup.
     start_step = tfgen_callbacks.TrainingBackup.restore(model, backup_dir)
@@ -330,4 +333,4 @@ def train(config, callbacks=()):
         shutil.rmtree(output, ignore_errors=True)
         result = {key: None for key in result}
     result["chief"] = chief
-    return result
+    return (result, model) if return_model else result

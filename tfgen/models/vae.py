@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from tfgen import distribute as tfgen_distribute
 from tfgen import losses as tfgen_losses
 from tfgen import random as tfgen_random
 from tfgen.models import vae_networks
@@ -300,7 +301,7 @@ class VAE(keras.Model):
         self.loss_tracker.update_state(total)
         self.reconstruction_loss_tracker.update_state(reconstruction)
         self.kl_loss_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+        return tfgen_distribute.step_logs({m.name: m.result() for m in self.metrics})
 
     def train_step(self, data):
         images = ops.cast(_images_from(data), self.compute_dtype)
