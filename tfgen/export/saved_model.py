@@ -4,17 +4,26 @@ The export is a plain SavedModel: it loads with ``tf.saved_model.load`` in a
 process that never imports tfgen, and TensorFlow Serving serves it from the
 ``<base>/<version>/`` layout (``saved_models/<name>/<version>/`` by default).
 
-Signatures of a VAE export (all float32, dynamic batch dimension):
+Signatures of a VAE export (float32 unless noted, dynamic batch dimension):
 
 ==============  ===========================  =================================
 signature       inputs                       outputs
 ==============  ===========================  =================================
 generate        latent ``[N, latent_dim]``   images ``[N, H, W, C]`` in [-1, 1]
+generate_png    latent ``[N, latent_dim]``   images_bytes: string ``[N]``, PNGs
 decode          latent ``[N, latent_dim]``   images ``[N, H, W, C]`` in [-1, 1]
 encode          images ``[N, H, W, C]``      z_mean, z_log_var ``[N, latent_dim]``
 reconstruct     images ``[N, H, W, C]``      images ``[N, H, W, C]`` in [-1, 1]
 serving_default same as ``generate``
 ==============  ===========================  =================================
+
+``generate_png`` returns one PNG file per image (uint8 pixels
+``round((x + 1) * 127.5)``), so that a web or mobile client can show samples
+without handling arrays. Its output is named ``images_bytes`` because
+TensorFlow Serving's REST API base64-encodes string outputs (as
+``{"b64": "..."}``) only when their name ends in ``_bytes``. Every export
+has it: when a model's endpoint builder does not add it (with
+:func:`png_endpoint`), ``export_saved_model`` wraps its ``generate``.
 
 Example:
 ```python
@@ -24,6 +33,7 @@ images = loaded.signatures["generate"](latent=tf.zeros([4, 16]))["images"]
 ```
 """
 
+import functools
 import json
 import os
 import re
@@ -38,6 +48,72 @@ from tfgen.version import __version__
 DEFAULT_BASE_DIR = "saved_models"
 MODEL_CARD_FILENAME = "model_card.json"
 _VERSION_PATTERN = re.compile(r"^[0-9]+$")
+PNG_SIGNATURE_NAME = "generate_png"
+# TensorFlow Serving's REST API base64-encodes a string output only when its
+# name ends in "_bytes"; any other name would be written as raw (invalid) text.
+PNG_OUTPUT_KEY = "images_bytes"
+
+
+def images_to_png(images):
+    """Encodes a batch of images as PNG files, inside a TensorFlow graph.
+
+    Args:
+        images: float tensor ``[N, H, W, C]`` in [-1, 1] with ``C`` in
+            {1, 3, 4}. Pixels become uint8 ``round((x + 1) * 127.5)``; values
+            outside [-1, 1] are clipped first.
+
+    Returns:
+        A string tensor ``[N]``: the bytes of one PNG file per image.
+
+    Example:
+    ```python
+    png = images_to_png(tf.zeros([2, 16, 16, 1]))   # two 16x16 grey PNGs
+    ```
+    """
+    images = tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
+    pixels = tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)
+    return tf.map_fn(tf.io.encode_png, pixels, fn_output_signature=tf.TensorSpec([], tf.string))
+
+
+def png_endpoint(generate_fn, input_signature, name=PNG_SIGNATURE_NAME):
+    """Wraps an image-producing endpoint into one that returns PNG files.
+
+    Model-specific endpoint builders (``_vae_endpoints``, the GAN's
+    ``gan_endpoints``) call this on their ``generate`` function so that every
+    export carries the same ``generate_png`` signature.
+
+    Args:
+        generate_fn: function taking the tensors of ``input_signature`` and
+            returning ``{"images": float [N, H, W, C] in [-1, 1]}``.
+        input_signature: list of ``tf.TensorSpec`` (named) of ``generate_fn``.
+        name: signature name, ``"generate_png"`` by default.
+
+    Returns:
+        ``(name, fn, input_signature)``, an endpoint triple as returned by the
+        builders; ``fn`` returns ``{"images_bytes": string [N]}``.
+
+    Example:
+    ```python
+    latent_spec = tf.TensorSpec((None, 16), tf.float32, name="latent")
+    endpoint = png_endpoint(lambda latent: {"images": vae.decode(latent)}, [latent_spec])
+    ```
+    """
+
+    @functools.wraps(generate_fn)
+    def generate_png(*tensors):
+        return {PNG_OUTPUT_KEY: images_to_png(generate_fn(*tensors)["images"])}
+
+    return (name, generate_png, list(input_signature))
+
+
+def _with_png_endpoint(endpoints):
+    """``endpoints`` plus a ``generate_png`` wrapping ``generate``, unless the builder added one."""
+    names = [name for name, _, _ in endpoints]
+    if PNG_SIGNATURE_NAME in names or "generate" not in names:
+        return list(endpoints)
+    index = names.index("generate")
+    _, generate_fn, signature = endpoints[index]
+    return list(endpoints[: index + 1]) + [png_endpoint(generate_fn, signature)] + list(endpoints[index + 1 :])
 
 
 def _vae_endpoints(model):
@@ -59,6 +135,7 @@ def _vae_endpoints(model):
 
     return [
         ("generate", generate, [latent_spec]),
+        png_endpoint(generate, [latent_spec]),
         ("decode", decode, [latent_spec]),
         ("encode", encode, [images_spec]),
         ("reconstruct", reconstruct, [images_spec]),
@@ -153,7 +230,8 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name, fn, signature in endpoints_fn(model):
+    endpoints = _with_png_endpoint(endpoints_fn(model))
+    for name, fn, signature in endpoints:
         archive.add_endpoint(name, fn, input_signature=signature)
 
     # Write beside the target and rename, so that a server watching base_dir
@@ -166,10 +244,14 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
             {
                 "name": model.name,
                 "version": version,
-                "signatures": [name for name, _, _ in endpoints_fn(model)] + ["serving_default"],
+                "signatures": [name for name, _, _ in endpoints] + ["serving_default"],
                 "tfgen_version": __version__,
                 "tensorflow_version": tf.__version__,
                 "keras_version": keras.__version__,
+                # Filled in by the training run (metadata=...); present, as
+                # null, in every card so that readers can rely on the keys.
+                "dataset": None,
+                "train_steps": None,
             }
         )
         card.update(metadata or {})

@@ -1,0 +1,221 @@
+"""A Python client of the TensorFlow Serving REST API, for ``tfgen serve`` or TensorFlow Serving.
+
+Only the standard library (``urllib``) and NumPy are used, so a web backend
+or a notebook can call a served model without TensorFlow.
+
+Example:
+```python
+client = Client("http://127.0.0.1:8501", "vae")
+images = client.generate(16, seed=0)            # float32 [16, H, W, C] in [-1, 1]
+z_mean, z_log_var = client.encode(images)       # float32 [16, latent_dim] each
+pngs = client.generate_png(4, seed=0)           # 4 PNG files (bytes)
+```
+"""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+
+from tfgen.serving import json_format
+
+_DTYPES = {
+    "DT_FLOAT": np.dtype("float32"),
+    "DT_DOUBLE": np.dtype("float64"),
+    "DT_HALF": np.dtype("float16"),
+    "DT_INT8": np.dtype("int8"),
+    "DT_INT16": np.dtype("int16"),
+    "DT_INT32": np.dtype("int32"),
+    "DT_INT64": np.dtype("int64"),
+    "DT_UINT8": np.dtype("uint8"),
+    "DT_BOOL": np.dtype("bool"),
+    "DT_STRING": np.dtype(object),
+}
+
+
+class ServingError(RuntimeError):
+    """The server answered with an error.
+
+    Attributes:
+        status: the HTTP status (400 for a bad request, 404 for an unknown
+            model or version, 413 for too large a request, ...).
+        message: the server's ``{"error": ...}`` text.
+    """
+
+    def __init__(self, status, message, url):
+        super().__init__(f"HTTP {status} from {url}: {message}")
+        self.status = status
+        self.message = message
+        self.url = url
+
+
+class Client:
+    """Calls one model served by ``tfgen serve`` or TensorFlow Serving over REST.
+
+    Args:
+        url: the server's root, e.g. ``"http://127.0.0.1:8501"``.
+        model_name: the ``NAME`` in ``/v1/models/NAME``.
+        version: optional version number to pin; default the served one.
+        timeout: seconds to wait for each answer.
+
+    Raises:
+        ValueError: a malformed ``url``, ``model_name`` or ``version``.
+
+    Example:
+    ```python
+    client = Client("http://127.0.0.1:8501", "vae_fashion_mnist")
+    client.status()["model_version_status"][0]["state"]      # "AVAILABLE"
+    images = client.decode(np.zeros((2, 16), "float32"))      # [2, 28, 28, 1]
+    ```
+    """
+
+    def __init__(self, url, model_name, version=None, timeout=60.0):
+        parsed = urllib.parse.urlparse(url) if isinstance(url, str) else None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"Expected an http(s) URL like 'http://127.0.0.1:8501', got {url!r}.")
+        if not isinstance(model_name, str) or not model_name or any(c in model_name for c in "/:?# "):
+            raise ValueError(f"Expected a model name without '/', ':', '?', '#' or spaces, got {model_name!r}.")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1):
+            raise ValueError(f"Expected version to be a positive int or None, got {version!r}.")
+        self.url = url.rstrip("/")
+        self.model_name = model_name
+        self.version = None if version is None else int(version)
+        self.timeout = timeout
+        self._signature_defs = None
+
+    # ---------------------------------------------------------------- HTTP
+    def _model_url(self):
+        base = f"{self.url}/v1/models/{urllib.parse.quote(self.model_name)}"
+        return base if self.version is None else f"{base}/versions/{self.version}"
+
+    def _request(self, url, payload=None):
+        data = None if payload is None else json.dumps(payload).encode("utf-8")
+        request = urllib.request.Request(
+            url, data=data, method="GET" if data is None else "POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            try:
+                message = json.loads(body)["error"]
+            except (ValueError, KeyError, TypeError):
+                message = body.decode("utf-8", "replace") or error.reason
+            raise ServingError(error.code, message, url) from None
+        except urllib.error.URLError as error:
+            raise ConnectionError(f"Cannot reach the model server at {self.url}: {error.reason}") from None
+
+    # -------------------------------------------------------------- model API
+    def status(self):
+        """The model's version status: ``{"model_version_status": [{"version", "state", "status"}]}``."""
+        return self._request(self._model_url())
+
+    def metadata(self):
+        """The model's signatures (TensorFlow Serving's GetModelMetadata JSON).
+
+        Returns:
+            ``{"model_spec": {...}, "metadata": {"signature_def":
+            {"signature_def": {name: {"inputs", "outputs", ...}}}}}``.
+        """
+        answer = self._request(self._model_url() + "/metadata")
+        self._signature_defs = answer["metadata"]["signature_def"]["signature_def"]
+        return answer
+
+    def _signature(self, name):
+        if self._signature_defs is None or name not in self._signature_defs:
+            self.metadata()
+        if name not in self._signature_defs:
+            names = sorted(k for k in self._signature_defs if not k.startswith("__"))
+            raise ValueError(f"Model {self.model_name!r} has no signature {name!r}. Signatures: {names}.")
+        return self._signature_defs[name]
+
+    def predict(self, inputs, signature_name="serving_default"):
+        """Runs a signature on whole tensors (columnar format).
+
+        Args:
+            inputs: ``{input_name: array-like}``, or one array-like for a
+                signature with one input; the first dimension is the batch.
+            signature_name: which signature to run.
+
+        Returns:
+            ``{output_name: np.ndarray}`` with the dtypes of the signature
+            (string outputs as object arrays of ``bytes``).
+
+        Raises:
+            ServingError: the server refused the request.
+        """
+        signature = self._signature(signature_name)
+        if isinstance(inputs, dict):
+            payload_inputs = {key: json_format.to_json_value(value, key) for key, value in inputs.items()}
+        else:
+            payload_inputs = json_format.to_json_value(inputs)
+        answer = self._request(self._model_url() + ":predict", {"signature_name": signature_name, "inputs": payload_inputs})
+        output_names = sorted(signature["outputs"])
+        outputs = answer["outputs"] if len(output_names) > 1 else {output_names[0]: answer["outputs"]}
+        return {
+            name: json_format.from_json_value(value, _DTYPES.get(signature["outputs"][name].get("dtype")))
+            for name, value in outputs.items()
+        }
+
+    def _latent_feeds(self, signature_name, num_samples, seed, latent, labels):
+        signature = self._signature(signature_name)
+        if latent is None:
+            if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+                raise ValueError(f"Expected num_samples to be a positive int (or pass latent=...), got {num_samples!r}.")
+            latent_dim = int(signature["inputs"]["latent"]["tensor_shape"]["dim"][1]["size"])
+            latent = np.random.default_rng(seed).standard_normal((int(num_samples), latent_dim)).astype("float32")
+        elif num_samples is not None and len(latent) != num_samples:
+            raise ValueError(f"Got num_samples={num_samples!r} and {len(latent)} latent vectors; pass one of them.")
+        feeds = {"latent": np.asarray(latent, dtype="float32")}
+        if "labels" in signature["inputs"]:
+            if labels is None:
+                raise ValueError(f"The {signature_name!r} signature of {self.model_name!r} needs labels=[...]: one class id per sample.")
+            feeds["labels"] = np.asarray(labels)
+        elif labels is not None:
+            raise ValueError(f"The {signature_name!r} signature of {self.model_name!r} takes no labels, got labels={labels!r}.")
+        return feeds
+
+    def generate(self, num_samples=None, seed=None, latent=None, labels=None):
+        """Generated images.
+
+        Args:
+            num_samples: how many images, drawing ``latent`` from ``N(0, I)``
+                with NumPy's ``default_rng(seed)``.
+            seed: seed of that draw.
+            latent: or the latent vectors themselves, float ``[N, latent_dim]``.
+            labels: class ids ``[N]`` for a conditional model.
+
+        Returns:
+            float32 ``[N, H, W, C]`` in [-1, 1].
+        """
+        feeds = self._latent_feeds("generate", num_samples, seed, latent, labels)
+        return self.predict(feeds, "generate")["images"]
+
+    def generate_png(self, num_samples=None, seed=None, latent=None, labels=None):
+        """Generated images as PNG files (arguments as in :meth:`generate`).
+
+        Returns:
+            A list of ``N`` ``bytes`` objects, each a PNG file.
+        """
+        feeds = self._latent_feeds("generate_png", num_samples, seed, latent, labels)
+        return list(self.predict(feeds, "generate_png")["images_bytes"])
+
+    def encode(self, images):
+        """Posterior parameters of ``images`` float ``[N, H, W, C]`` in [-1, 1].
+
+        Returns:
+            ``(z_mean, z_log_var)``, float32 ``[N, latent_dim]`` each.
+        """
+        outputs = self.predict({"images": np.asarray(images, dtype="float32")}, "encode")
+        return outputs["z_mean"], outputs["z_log_var"]
+
+    def decode(self, latent):
+        """Mean images of latent vectors ``latent`` float ``[N, latent_dim]``: float32 ``[N, H, W, C]`` in [-1, 1]."""
+        return self.predict({"latent": np.asarray(latent, dtype="float32")}, "decode")["images"]
+
+    def reconstruct(self, images):
+        """``decode(z_mean)`` of ``images`` float ``[N, H, W, C]`` in [-1, 1]; same shape out."""
+        return self.predict({"images": np.asarray(images, dtype="float32")}, "reconstruct")["images"]
