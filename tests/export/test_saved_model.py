@@ -162,21 +162,18 @@ def test_unsupported_model_and_bad_path(vae, tmp_path):
         tfgen.export_saved_model(vae, str(tmp_path / "file"))
 
 
-def test_every_export_gets_a_png_endpoint():
-    from tfgen.export.saved_model import _with_png_endpoint
+def test_png_endpoint_encodes_images():
+    from tfgen.export.saved_model import png_endpoint
 
     latent_spec = tf.TensorSpec((None, 2), tf.float32, name="latent")
 
-    def generate(latent):  # a builder (e.g. a GAN's) that forgot generate_png
+    def generate(latent):
         return {"images": tf.tanh(tf.reshape(tf.tile(latent, [1, 18]), (-1, 6, 6, 1)))}
 
-    endpoints = _with_png_endpoint([("generate", generate, [latent_spec]), ("decode", generate, [latent_spec])])
-    assert [name for name, _, _ in endpoints] == ["generate", "generate_png", "decode"]
-    _, png_fn, signature = endpoints[1]
-    assert signature == [latent_spec]
-    pngs = png_fn(tf.constant([[0.0, 1.0], [-1.0, 0.5]]))["images_bytes"].numpy()
+    name, png_fn, signature = png_endpoint(generate, [latent_spec])
+    assert name == "generate_png" and signature == [latent_spec]
+    latent = tf.constant([[0.0, 1.0], [-1.0, 0.5]])
+    pngs = png_fn(latent)["images_bytes"].numpy()
     pixels = np.stack([tf.io.decode_png(png).numpy() for png in pngs])
-    expected = np.round((generate(tf.constant([[0.0, 1.0], [-1.0, 0.5]]))["images"].numpy() + 1) * 127.5)
+    expected = np.round((generate(latent)["images"].numpy() + 1) * 127.5)
     assert pixels.shape == (2, 6, 6, 1) and np.abs(pixels - expected).max() <= 1
-    # A builder that adds its own is left alone.
-    assert _with_png_endpoint(endpoints) == endpoints

@@ -106,16 +106,6 @@ def png_endpoint(generate_fn, input_signature, name=PNG_SIGNATURE_NAME):
     return (name, generate_png, list(input_signature))
 
 
-def _with_png_endpoint(endpoints):
-    """``endpoints`` plus a ``generate_png`` wrapping ``generate``, unless the builder added one."""
-    names = [name for name, _, _ in endpoints]
-    if PNG_SIGNATURE_NAME in names or "generate" not in names:
-        return list(endpoints)
-    index = names.index("generate")
-    _, generate_fn, signature = endpoints[index]
-    return list(endpoints[: index + 1]) + [png_endpoint(generate_fn, signature)] + list(endpoints[index + 1 :])
-
-
 def _vae_endpoints(model):
     images_spec = tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32, name="images")
     latent_spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="latent")
@@ -230,7 +220,7 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    endpoints = _with_png_endpoint(endpoints_fn(model))
+    endpoints = endpoints_fn(model)
     for name, fn, signature in endpoints:
         archive.add_endpoint(name, fn, input_signature=signature)
 
