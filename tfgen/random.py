@@ -28,6 +28,7 @@ STREAMS = {
     "latent_generator_step": 4,
     "binarize": 5,
     "evaluation": 6,
+    "generate": 7,
 }
 
 
