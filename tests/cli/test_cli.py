@@ -119,3 +119,22 @@ def test_data_commands_and_help(capsys):
             main(command)
         assert exit_info.value.code == 0 and "usage: tfgen" in capsys.readouterr().out
     assert main(["--version"]) == 0 and capsys.readouterr().out.startswith("tfgen ")
+
+
+def test_train_gan_end_to_end(tmp_path):
+    result = run_cli(
+        ["train", "gan", "--dataset", "digits", "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "32",
+         "--latent-dim", "8", "--base-filters", "8", "--loss", "hinge", "--gradient-penalty", "10",
+         "--ema-decay", "0.9", "--conditional", "--seed", "2", "--num-samples", "20", "--output", "run"],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["model"], config["loss"], config["gradient_penalty"], config["ema_decay"]) == ("gan", "hinge", 10.0, 0.9)
+    assert config["learning_rate"] == 2e-4
+    export = tmp_path / "saved_models" / "gan_digits" / "1"
+    card = json.loads((export / "model_card.json").read_text())
+    assert card["model_type"] == "GAN" and card["num_classes"] == 10 and card["ema"] is True
+    assert card["train_steps"] == 3
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert {"d_loss", "g_loss", "gradient_penalty", "real_accuracy", "fake_accuracy"} <= set(history)

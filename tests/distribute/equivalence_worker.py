@@ -52,7 +52,7 @@ def gan_case():
     return images, build
 
 
-GAN_NETWORK_ARGS = {}
+GAN_NETWORK_ARGS = {"base_filters": 8}
 CASES = {"vae": vae_case, "gan": gan_case}
 
 

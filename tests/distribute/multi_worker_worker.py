@@ -18,6 +18,7 @@ from tfgen.cli import train_lib  # noqa: E402
 
 CONFIGS = {
     "vae": {"model": "vae", "latent_dim": 4, "base_filters": 8, "hidden_units": 32},
+    "gan": {"model": "gan", "latent_dim": 8, "base_filters": 8, "gradient_penalty": 10.0, "ema_decay": 0.9},
 }
 
 

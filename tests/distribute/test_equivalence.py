@@ -27,7 +27,7 @@ def _run_worker(kind, num_replicas, tmp_path):
     return report, [weights[key] for key in weights.files]
 
 
-@pytest.fixture(scope="module", params=["vae"])
+@pytest.fixture(scope="module", params=["vae", "gan"])
 def runs(request, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp(request.param)
     return {count: _run_worker(request.param, count, tmp_path) for count in REPLICA_COUNTS}

@@ -24,7 +24,7 @@ def _add_common_train_flags(parser):
     group.add_argument("--dataset", default=None, help="dataset name (default: fashion_mnist); see `tfgen data list`")
     group.add_argument("--epochs", type=int, default=None, help="training epochs (default: 5)")
     group.add_argument("--batch-size", type=int, default=None, help="global batch size (default: 128)")
-    group.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: 1e-3)")
+    group.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: 1e-3 for the VAE, 2e-4 for the GAN)")
     group.add_argument("--seed", type=int, default=None, help="seed of every random draw (default: drawn and recorded in config.json)")
     group.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch to this many batches")
     group.add_argument("--num-examples", type=int, default=None, help="train on the first N examples only")
@@ -54,8 +54,21 @@ def _add_vae_flags(parser):
     group.add_argument("--hidden-units", type=int, default=None, help="width of dense layers (default: 256)")
 
 
+def _add_gan_flags(parser):
+    group = parser.add_argument_group("GAN")
+    group.add_argument("--latent-dim", type=int, default=None, help="latent size (default: 64)")
+    group.add_argument("--loss", choices=["non_saturating", "minimax", "wasserstein", "hinge", "least_squares"], default=None, help="GAN loss (default: non_saturating)")
+    group.add_argument("--gradient-penalty", type=float, default=None, help="WGAN-GP weight (default: 0, off)")
+    group.add_argument("--r1-penalty", type=float, default=None, help="R1 gamma (default: 0, off)")
+    group.add_argument("--d-steps-per-g-step", type=int, default=None, help="discriminator updates per generator update (default: 1)")
+    group.add_argument("--ema-decay", type=float, default=None, help="EMA of the generator's weights, e.g. 0.999 (default: off)")
+    group.add_argument("--spectral-norm", action="store_true", default=None, help="spectral normalisation in the discriminator")
+    group.add_argument("--conditional", action="store_true", default=None, help="condition both networks on the dataset's labels")
+    group.add_argument("--base-filters", type=int, default=None, help="filters of the outermost convolutions (default: 64)")
+
+
 # `tfgen train <model>`: flag groups per model kind.
-TRAIN_FLAGS = {"vae": _add_vae_flags}
+TRAIN_FLAGS = {"vae": _add_vae_flags, "gan": _add_gan_flags}
 
 
 def build_parser():

@@ -39,7 +39,7 @@ COMMON_DEFAULTS = {
     "dataset": "fashion_mnist",
     "epochs": 5,
     "batch_size": 128,
-    "learning_rate": 1e-3,
+    "learning_rate": None,
     "seed": None,
     "output": None,
     "export_dir": None,
@@ -56,6 +56,7 @@ COMMON_DEFAULTS = {
 }
 
 VAE_DEFAULTS = {
+    "learning_rate": 1e-3,
     "latent_dim": 16,
     "likelihood": "bernoulli",
     "binarize": None,
@@ -106,6 +107,60 @@ def _vae_pictures(model, config, output, validation_images):
     return paths
 
 
+GAN_DEFAULTS = {
+    "learning_rate": 2e-4,
+    "latent_dim": 64,
+    "loss": "non_saturating",
+    "gradient_penalty": 0.0,
+    "r1_penalty": 0.0,
+    "d_steps_per_g_step": 1,
+    "ema_decay": None,
+    "spectral_norm": False,
+    "conditional": False,
+    "base_filters": 64,
+}
+
+
+def _build_gan(config, image_shape):
+    from tfgen.models.gan import GAN
+
+    num_classes = tfgen.data.info(config["dataset"])["num_classes"] if config["conditional"] else None
+    if config["conditional"] and not num_classes:
+        raise ValueError(f"--conditional needs a dataset with classes; {config['dataset']!r} has none.")
+    return GAN(
+        input_shape=image_shape,
+        latent_dim=config["latent_dim"],
+        num_classes=num_classes,
+        spectral_norm=config["spectral_norm"],
+        base_filters=config["base_filters"],
+        seed=config["seed"],
+        name=config["name"],
+    )
+
+
+def _compile_gan(model, config):
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(config["learning_rate"], beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(config["learning_rate"], beta_1=0.5),
+        loss=config["loss"],
+        gradient_penalty=config["gradient_penalty"],
+        r1_penalty=config["r1_penalty"],
+        d_steps_per_g_step=config["d_steps_per_g_step"],
+        ema_decay=config["ema_decay"],
+    )
+
+
+def _resolve_gan(config):
+    from tfgen import losses
+
+    losses.get_gan_loss(config["loss"])  # raises for an unknown name, listing the valid ones
+    return config
+
+
+def _no_pictures(model, config, output, validation_images):
+    return {}
+
+
 # Each model kind: its defaults, how to finish resolving a config, how to build
 # the model, and which extra pictures to write after training.
 MODELS = {
@@ -115,6 +170,13 @@ MODELS = {
         "build": _build_vae,
         "compile": _compile_vae,
         "pictures": _vae_pictures,
+    },
+    "gan": {
+        "defaults": GAN_DEFAULTS,
+        "resolve": _resolve_gan,
+        "build": _build_gan,
+        "compile": _compile_gan,
+        "pictures": _no_pictures,
     },
 }
 
@@ -198,7 +260,8 @@ def _prepare_output(config):
 
 
 def _validation_images(config, binarize):
-    split = "test" if "test" in tfgen.data.info(config["dataset"])["splits"] else "train"
+    info = tfgen.data.info(config["dataset"])
+    split = "test" if "test" in info["splits"] else "train"
     images, _ = tfgen.data.load_arrays(config["dataset"], split=split)
     images = images[: min(len(images), 10000)]
     dataset = tfgen.data.load(
@@ -209,8 +272,9 @@ def _validation_images(config, binarize):
         binarize=binarize,
         seed=config["seed"],
         num_examples=min(len(images), 10000),
+        with_labels=bool(config.get("conditional")),
     )
-    first = images[:32].astype("float32") / 127.5 - 1.0
+    first = images[:32].astype("float32") / 127.5 - 1.0 if len(info["shape"]) == 3 else images[:32]
     return dataset, first
 
 
@@ -282,6 +346,7 @@ def train(config, callbacks=(), return_model=False):
             seed=config["seed"],
             binarize=config.get("binarize", False),
             num_examples=config["num_examples"],
+            with_labels=bool(config.get("conditional")),
             repeat=True,
             start_step=first_step,
         )
@@ -293,6 +358,7 @@ def train(config, callbacks=(), return_model=False):
             validation_data=validation_data,
             validation_steps=config["steps_per_epoch"] and max(1, config["steps_per_epoch"] // 4),
             callbacks=callbacks,
+            shuffle=False,  # the stream is already shuffled, reproducibly
             verbose=config["verbose"] if chief else 0,
         ).history
 
@@ -312,10 +378,15 @@ def train(config, callbacks=(), return_model=False):
     result["history"] = os.path.join(output, HISTORY_FILENAME)
     with open(result["history"], "w") as handle:
         json.dump({k: [float(v) for v in values] for k, values in history.items()}, handle, indent=2)
-    result["samples"] = plotting.save_image_grid(
-        np.asarray(model.generate(config["num_samples"], seed=config["seed"])),
-        os.path.join(output, "samples.png"),
-    )
+    samples = np.asarray(model.generate(config["num_samples"], seed=config["seed"]))
+    samples_path = os.path.join(output, "samples.png")
+    if samples.ndim == 2:  # 2-D points
+        means = None
+        if config["dataset"] in tfgen.data.mixtures.MIXTURES:
+            means = tfgen.data.mixtures.mixture_means(config["dataset"])
+        result["samples"] = plotting.save_points(samples, samples_path, means=means)
+    else:
+        result["samples"] = plotting.save_image_grid(samples, samples_path)
     result.update(spec["pictures"](model, config, output, validation_images))
     result["export"] = None
     if config["export"]:
@@ -324,7 +395,7 @@ def train(config, callbacks=(), return_model=False):
             config["export_dir"] if chief else os.path.join(output, "export"),
             metadata={
                 "dataset": config["dataset"],
-                "train_steps": int(model.optimizer.iterations.numpy()),
+                "train_steps": int(backup.step),
                 "epochs": config["epochs"],
             },
         )

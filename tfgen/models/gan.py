@@ -45,6 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import distribute as tfgen_distribute
 from tfgen import losses as tfgen_losses
 from tfgen import random as tfgen_random
 from tfgen.models import gan_networks
@@ -525,17 +526,16 @@ class GAN(keras.Model):
         return tf.cast(logits, tf.float32)
 
     def _accuracies(self, real_logits, fake_logits):
+        """Per-example 0/1: real called real (logit above the loss's threshold), fake called fake."""
         threshold = self.gan_loss.decision_threshold
-        real = tf.cast(tf.reshape(real_logits, [-1]) > threshold, tf.float32)
-        fake = tf.cast(tf.reshape(fake_logits, [-1]) < threshold, tf.float32)
-        return real, fake
+        return tf.cast(real_logits > threshold, tf.float32), tf.cast(fake_logits < threshold, tf.float32)
 
     def _discriminator_losses(self, examples, labels, fake, interpolation_weights, training):
         """Per-example discriminator objective and its parts, each float32 ``[B]``."""
         real_logits = self._discriminate(examples, labels, training)
         fake_logits = self._discriminate(fake, labels, training)
         total = self.gan_loss.discriminator_loss(real_logits, fake_logits)
-        results = {"real_logits": real_logits, "fake_logits": fake_logits}
+        results = {"real_logits": tf.reshape(real_logits, [-1]), "fake_logits": tf.reshape(fake_logits, [-1])}
 
         def critic(x):
             return self._discriminate(x, labels, training)
@@ -641,7 +641,7 @@ class GAN(keras.Model):
             self._update_ema()
 
         _run_if(finite, update, gradients, new_state)
-        return {"g_loss": per_example, "fake_logits": fake_logits}
+        return {"g_loss": per_example, "fake_logits": tf.reshape(fake_logits, [-1])}
 
     def _update_ema(self):
         """``ema = decay * ema + (1 - decay) * w`` for trainable weights; copies the rest (batch-norm statistics)."""
@@ -676,7 +676,7 @@ class GAN(keras.Model):
         results = self.generator_step(tf.shape(examples)[0], labels, noise_step=step)
         self.g_loss_tracker.update_state(results["g_loss"])
         self.step_counter.assign_add(1)
-        return {m.name: m.result() for m in self.metrics}
+        return tfgen_distribute.step_logs({m.name: m.result() for m in self.metrics})
 
     def _update_discriminator_trackers(self, results):
         # Per-example values: under tf.distribute the trackers' totals and
@@ -699,7 +699,7 @@ class GAN(keras.Model):
         results = self._discriminator_losses(examples, labels, fake, interpolation_weights, training=False)
         self._update_discriminator_trackers(results)
         self.g_loss_tracker.update_state(self.gan_loss.generator_loss(results["fake_logits"]))
-        return {m.name: m.result() for m in self.metrics}
+        return tfgen_distribute.step_logs({m.name: m.result() for m in self.metrics})
 
     def call(self, inputs, training=False):
         """The generator: ``latents [B, latent_dim]`` (or ``[latents, labels]``) -> ``[B, *shape]``."""

@@ -202,7 +202,9 @@ def make_generator(
         x = layers.Dense(
             start * start * filters, use_bias=False, kernel_initializer=seeds.kernel(), name="project"
         )(x)
-        x = layers.BatchNormalization(name="project_bn")(x)
+        # synchronized: batch statistics over the global batch, so that a step on
+        # N replicas equals a step on one device (plain BN would use local batches).
+        x = layers.BatchNormalization(synchronized=True, name="project_bn")(x)
         x = layers.ReLU(name="project_relu")(x)
         x = layers.Reshape((start, start, filters), name="reshape")(x)
         for stage in range(stages - 1):
@@ -216,7 +218,7 @@ def make_generator(
                 kernel_initializer=seeds.kernel(),
                 name=f"upsample_{stage}",
             )(x)
-            x = layers.BatchNormalization(name=f"upsample_{stage}_bn")(x)
+            x = layers.BatchNormalization(synchronized=True, name=f"upsample_{stage}_bn")(x)
             x = layers.ReLU(name=f"upsample_{stage}_relu")(x)
         outputs = layers.Conv2DTranspose(
             channels,
