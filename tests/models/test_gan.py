@@ -100,6 +100,18 @@ def test_generator_loss_is_the_flavour():
     )
 
 
+@pytest.mark.parametrize("loss, bias, real_accuracy", [("hinge", 0.3, 1.0), ("least_squares", 0.3, 0.0)])
+def test_accuracies_use_the_loss_threshold(loss, bias, real_accuracy):
+    # A constant discriminator: logit = bias for every example.
+    points = keras.Input((2,))
+    constant = keras.layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(bias))
+    gan = GAN(discriminator=keras.Model(points, constant(points)), input_shape=(2,), latent_dim=4, hidden_units=(4,))
+    gan.compile(loss=loss)
+    results = gan.evaluate(_dataset(_points(8)), verbose=0, return_dict=True)
+    assert results["real_accuracy"] == real_accuracy  # real when logit > 0 (hinge) or > 0.5 (least squares)
+    assert results["fake_accuracy"] == 1.0 - real_accuracy
+
+
 def test_discriminator_step_changes_only_the_discriminator():
     gan = _image_gan(spectral_norm=True)  # batch norm in G, spectral norm in D
     gan.compile()

@@ -644,7 +644,10 @@ class GAN(keras.Model):
         return {"g_loss": per_example, "fake_logits": tf.reshape(fake_logits, [-1])}
 
     def _update_ema(self):
-        """``ema = decay * ema + (1 - decay) * w`` for trainable weights; copies the rest (batch-norm statistics)."""
+        """``ema = decay * ema + (1 - decay) * w`` for trainable weights; copies the rest.
+
+        The rest are the batch-norm moving statistics, themselves averages.
+        """
         if self.ema_decay is None or self.ema_generator is None:
             return
         decay = self.ema_decay
@@ -768,9 +771,8 @@ class GAN(keras.Model):
         outputs = []
         for start in range(0, int(num_samples), batch_size):
             chunk_labels = None if labels is None else labels[start : start + batch_size]
-            outputs.append(
-                tf.cast(self._generate(latents[start : start + batch_size], chunk_labels, False, network), tf.float32)
-            )
+            chunk = self._generate(latents[start : start + batch_size], chunk_labels, False, network)
+            outputs.append(tf.cast(chunk, tf.float32))
         return tf.concat(outputs, axis=0)
 
     # ---------------------------------------------------------- serialisation
