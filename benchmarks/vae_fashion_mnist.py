@@ -16,28 +16,15 @@ Results go to stdout and, as JSON, to ``benchmarks/results/vae_fashion_mnist.jso
 import argparse
 import json
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import tfgen  # noqa: E402
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
+from benchmarks.common import EpochTimer, machine  # noqa: E402
 
 
 def binarised_test_images(seed):
@@ -73,8 +60,7 @@ def main(argv=None):
         timer = EpochTimer()
         vae.fit(train, epochs=args.epochs, callbacks=[timer], verbose=2)
         train_seconds = sum(timer.seconds)
-        steady = timer.seconds[1:] or timer.seconds
-        images_per_second = 60000 * len(steady) / sum(steady)
+        images_per_second = timer.steady_images_per_second(60000)
         epochs = args.epochs
         os.makedirs(os.path.dirname(args.save_model) or ".", exist_ok=True)
         vae.save(args.save_model)
@@ -97,7 +83,7 @@ def main(argv=None):
         "train_seconds": train_seconds,
         "iwae_seconds": iwae_seconds,
         "wall_seconds": time.perf_counter() - start,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}",
+        "machine": machine(),
     }
     print(json.dumps(result, indent=2))
     os.makedirs(os.path.dirname(args.output), exist_ok=True)

@@ -8,7 +8,6 @@ import shutil
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tfgen import plotting
 from tfgen.distribute import is_chief

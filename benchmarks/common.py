@@ -1,0 +1,39 @@
+"""Pieces every benchmark script shares: epoch timing and a description of the machine."""
+
+import os
+import platform
+import time
+
+import keras
+import tensorflow as tf
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall seconds of every epoch of ``fit``; the first includes tracing."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+    def steady_images_per_second(self, images_per_epoch):
+        """Images per second over the epochs after the first (all of them if there is one)."""
+        steady = self.seconds[1:] or self.seconds
+        return images_per_epoch * len(steady) / sum(steady)
+
+
+def machine():
+    """Processor, core count, load average and library versions, for a result file."""
+    return {
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
