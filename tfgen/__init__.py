@@ -10,9 +10,23 @@ tfgen.export_saved_model(vae, "saved_models/vae")
 ```
 """
 
+import importlib
+
 from tfgen.version import __version__
-from tfgen import data, losses, models, random
-from tfgen.models import VAE
+from tfgen import data, distribute, losses, models, random
+from tfgen.models import GAN, VAE
 from tfgen.export import export_saved_model
 
-__all__ = ["__version__", "data", "losses", "models", "random", "VAE", "export_saved_model"]
+# Imported on first use (``tfgen.metrics.frechet_inception_distance(...)``
+# after a plain ``import tfgen``), so that importing tfgen stays cheap.
+_LAZY_SUBMODULES = ("callbacks", "metrics", "plotting", "serving")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"tfgen.{name}")
+    raise AttributeError(f"module 'tfgen' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "data", "distribute", "losses", "models", "random", "GAN", "VAE", "export_saved_model",
+           *_LAZY_SUBMODULES]

@@ -2,5 +2,6 @@
 
 from tfgen.models.vae import VAE, Sampling
 from tfgen.models.vae_networks import make_decoder, make_encoder
+from tfgen.models.gan import GAN
 
-__all__ = ["VAE", "Sampling", "make_encoder", "make_decoder"]
+__all__ = ["VAE", "GAN", "Sampling", "make_encoder", "make_decoder"]
