@@ -19,7 +19,7 @@ from tfgen.export import export_saved_model
 
 # Imported on first use (``tfgen.metrics.frechet_inception_distance(...)``
 # after a plain ``import tfgen``), so that importing tfgen stays cheap.
-_LAZY_SUBMODULES = ("callbacks", "metrics", "plotting", "serving")
+_LAZY_SUBMODULES = ("callbacks", "metrics", "plotting", "precision", "serving")
 
 
 def __getattr__(name):

@@ -195,12 +195,18 @@ def _input_gradients(discriminator_fn, inputs):
     the discriminator), so the gradient of the sum is the per-example gradient.
     The computation is recorded by any enclosing tape, so penalties built on it
     can be differentiated with respect to the discriminator's weights.
+
+    Computed in float32 whatever the network's compute dtype: ``inputs`` are
+    float32 (a mixed-precision network casts them to its compute dtype in its
+    first layer, and the gradient flows back through that cast), and the
+    gradient is returned as float32.
     """
+    inputs = tf.cast(inputs, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(inputs)
         logits = discriminator_fn(inputs)
-        total = tf.reduce_sum(tf.cast(logits, inputs.dtype))
-    return tape.gradient(total, inputs)
+        total = tf.reduce_sum(tf.cast(logits, tf.float32))
+    return tf.cast(tape.gradient(total, inputs), tf.float32)
 
 
 def gradient_penalty(discriminator_fn, real, fake, interpolation_weights, epsilon=1e-12):
@@ -229,9 +235,11 @@ def gradient_penalty(discriminator_fn, real, fake, interpolation_weights, epsilo
     loss = tf.reduce_mean(wasserstein_discriminator_loss(r, f) + 10.0 * penalty)
     ```
     """
-    real = tf.convert_to_tensor(real)
-    fake = tf.cast(fake, real.dtype)
-    weights = tf.cast(interpolation_weights, real.dtype)
+    # float32 throughout, also under mixed precision: the squared norm sums
+    # over every input element.
+    real = tf.cast(real, tf.float32)
+    fake = tf.cast(fake, tf.float32)
+    weights = tf.cast(interpolation_weights, tf.float32)
     if weights.shape.rank == 1:
         weights = tf.reshape(weights, [-1] + [1] * (real.shape.rank - 1))
     interpolated = weights * real + (1.0 - weights) * fake
@@ -253,9 +261,9 @@ def r1_penalty(discriminator_fn, real):
         real: float ``[B, ...]`` real examples.
 
     Returns:
-        float ``[B]``, non-negative.
+        float32 ``[B]``, non-negative (computed in float32 under mixed precision).
     """
-    real = tf.convert_to_tensor(real)
+    real = tf.cast(real, tf.float32)
     return _flatten_sum(tf.square(_input_gradients(discriminator_fn, real)))
 
 

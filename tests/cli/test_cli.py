@@ -43,6 +43,7 @@ def test_train_writes_everything(trained_run):
     config = json.loads((run / "config.json").read_text())
     assert (config["model"], config["dataset"], config["latent_dim"], config["seed"]) == ("vae", "digits", 4, 3)
     assert config["binarize"] is True and config["likelihood"] == "bernoulli"
+    assert config["precision"] == "float32"  # the default until mixed precision is validated
     history = json.loads((run / "history.json").read_text())
     assert len(history["loss"]) == 2 and "val_loss" in history
     assert paths["export"] == os.path.join("saved_models", "vae_digits", "1")
@@ -138,3 +139,19 @@ def test_train_gan_end_to_end(tmp_path):
     assert card["train_steps"] == 3
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert {"d_loss", "g_loss", "gradient_penalty", "real_accuracy", "fake_accuracy"} <= set(history)
+
+
+def test_train_gan_with_bfloat16_precision(tmp_path):
+    result = run_cli(
+        ["train", "gan", "--dataset", "digits", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16",
+         "--latent-dim", "4", "--base-filters", "4", "--precision", "bfloat16", "--seed", "1",
+         "--num-samples", "4", "--no-export", "--output", "run"],
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["precision"] == "bfloat16"
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+    grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "run" / "samples.png"))).numpy()
+    assert grid.ndim == 3 and np.ptp(grid) > 0

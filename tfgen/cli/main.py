@@ -29,6 +29,7 @@ def _add_common_train_flags(parser):
     group.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch to this many batches")
     group.add_argument("--num-examples", type=int, default=None, help="train on the first N examples only")
     group.add_argument("--backup-freq", default=None, help="BackupAndRestore frequency: 'epoch' or a number of steps")
+    group.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"], default=None, help="float32, or mixed precision with bfloat16/float16 computation and float32 weights; auto picks bfloat16 on GPUs with compute capability >= 8.0 and CPUs with native bfloat16, else float32 (default: float32)")
     dist = parser.add_argument_group("distribution")
     dist.add_argument("--strategy", choices=["default", "mirrored", "multi_worker", "tpu"], default=None, help="tf.distribute strategy (default: one device); multi_worker reads TF_CONFIG")
     dist.add_argument("--devices", type=int, default=None, help="replicas per machine: GPUs, or logical CPU devices when there is no GPU")

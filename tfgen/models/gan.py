@@ -18,6 +18,11 @@ one generator update:
   replica, so the weights keep their last finite values, and
   :class:`StopOnNonFiniteLoss` (added to ``fit`` automatically) stops training
   with a message naming the loss, epoch and batch;
+* under the ``mixed_float16`` policy both optimizers are wrapped in
+  ``keras.optimizers.LossScaleOptimizer`` (see :mod:`tfgen.precision`); a step
+  whose scaled gradients overflow (loss finite) is skipped and halves the loss
+  scale without stopping training. Losses, penalties, logits and the EMA
+  weights stay float32 under every policy;
 * every random draw comes from :mod:`tfgen.random`: row ``i`` of the global
   batch at step ``s`` gets noise ``f(seed, s, i)``, so runs are reproducible
   and every replica draws different noise.
@@ -47,6 +52,7 @@ import tensorflow as tf
 
 from tfgen import distribute as tfgen_distribute
 from tfgen import losses as tfgen_losses
+from tfgen import precision as tfgen_precision
 from tfgen import random as tfgen_random
 from tfgen.models import gan_networks
 from tfgen.models.vae import check_seed
@@ -102,6 +108,31 @@ def _run_if(condition, update_fn, *args):
         tf.cond(condition, apply_on_replicas, noop)
 
     tf.distribute.get_replica_context().merge_call(merge_fn, args=(condition,) + args)
+
+
+def _record_overflow(optimizer, loss, gradients, variables):
+    """Float16 loss scaling: lowers a ``LossScaleOptimizer``'s scale after an overflow.
+
+    With a finite loss, non-finite gradients of the *scaled* loss mean the
+    loss scale is too large, not that training diverged. The step's own
+    guard (``_run_if``) has skipped the update; this hands non-finite
+    gradients to the ``LossScaleOptimizer`` on every replica, so that it
+    halves its scale (and skips, as Keras does) instead of never learning of
+    the overflow. The logged loss is finite, so :class:`StopOnNonFiniteLoss`
+    does not stop training. No-op for other optimizers.
+    """
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return
+    loss_finite = _finite_on_every_replica(tf.math.is_finite(loss))
+    gradients_finite = _finite_on_every_replica(_all_finite(gradients))
+    overflow = tf.logical_and(loss_finite, tf.logical_not(gradients_finite))
+
+    def lower_scale(gradients):
+        # Non-finite on every replica, so every replica takes the LossScaleOptimizer's skip branch.
+        nan = float("nan")
+        optimizer.apply([None if g is None else g + tf.constant(nan, g.dtype) for g in gradients], variables)
+
+    _run_if(overflow, lower_scale, gradients)
 
 
 def _unpack(data):
@@ -419,6 +450,11 @@ class GAN(keras.Model):
                     "d_optimizer and g_optimizer must be different optimizer instances "
                     "(each keeps state for its own network)."
                 )
+            if kwargs.get("auto_scale_loss", True):
+                # mixed_float16: dynamic loss scaling for each network (Keras
+                # would wrap only self.optimizer).
+                d_optimizer = tfgen_precision.with_loss_scaling(d_optimizer, self.discriminator)
+                g_optimizer = tfgen_precision.with_loss_scaling(g_optimizer, self.generator, self.discriminator)
             # Keras' fit machinery and callbacks use self.optimizer.
             super().compile(optimizer=g_optimizer, **kwargs)
             self.d_optimizer = d_optimizer
@@ -507,7 +543,10 @@ class GAN(keras.Model):
                 f"Expected batches of shape (batch, {', '.join(map(str, self.data_shape))}), "
                 f"got {tuple(examples.shape)}."
             )
-        examples = tf.cast(examples, self.compute_dtype)
+        # float32 also under mixed precision: the networks cast to their
+        # compute dtype in their first layer, and the penalties interpolate
+        # and differentiate with respect to float32 examples.
+        examples = tf.cast(examples, tf.float32)
         if self.num_classes is None:
             return examples, None
         if labels is None:
@@ -596,6 +635,7 @@ class GAN(keras.Model):
             self.d_optimizer.apply(gradients, variables)
 
         _run_if(finite, update, gradients)
+        _record_overflow(self.d_optimizer, loss, gradients, variables)
         return results
 
     def generator_step(self, batch_size, labels=None, noise_step=0):
@@ -641,6 +681,7 @@ class GAN(keras.Model):
             self._update_ema()
 
         _run_if(finite, update, gradients, new_state)
+        _record_overflow(self.g_optimizer, loss, gradients, variables)
         return {"g_loss": per_example, "fake_logits": tf.reshape(fake_logits, [-1])}
 
     def _update_ema(self):

@@ -74,9 +74,18 @@ class SeededSpectralNormalization(layers.SpectralNormalization):
     The Keras wrapper draws its initial vector ``u`` from the global random
     state; this subclass draws it from ``seed`` so the whole discriminator is
     reproducible. Same arguments plus ``seed`` (int or ``None``).
+
+    Under a mixed-precision policy the power iteration and the rescaled
+    kernel are computed in float32 (the wrapper does not autocast; the
+    wrapped layer still computes in its own policy's dtype), because Keras'
+    wrapper writes the normalised kernel back into the float32 variable:
+    computing it in bfloat16 would round the weights to 8 bits every step.
+    The output has the wrapper's compute dtype (pass the wrapped layer's
+    ``dtype`` to keep e.g. float32 logits).
     """
 
     def __init__(self, layer, power_iterations=1, seed=None, **kwargs):
+        kwargs["autocast"] = False
         super().__init__(layer, power_iterations=power_iterations, **kwargs)
         self.seed = seed
 
@@ -86,9 +95,15 @@ class SeededSpectralNormalization(layers.SpectralNormalization):
             initializer = keras.initializers.TruncatedNormal(stddev=0.02, seed=self.seed)
             self.vector_u.assign(initializer(self.vector_u.shape, dtype=self.vector_u.dtype))
 
+    def call(self, inputs, training=False):
+        # The parent casts its output to the input's dtype; use the wrapper's
+        # compute dtype instead so a float32 final layer gives float32 logits.
+        return keras.ops.cast(super().call(inputs, training=training), self.compute_dtype)
+
     def get_config(self):
         config = super().get_config()
         config["seed"] = self.seed
+        config.pop("autocast", None)
         return config
 
 
@@ -193,7 +208,10 @@ def make_generator(
             x = layers.Dense(
                 units, activation="relu", kernel_initializer=seeds.kernel(), name=f"dense_{index}"
             )(x)
-        outputs = layers.Dense(output_shape[0], kernel_initializer=seeds.kernel(), name="outputs")(x)
+        # The last layer of every network computes in float32 under mixed precision.
+        outputs = layers.Dense(
+            output_shape[0], kernel_initializer=seeds.kernel(), dtype="float32", name="outputs"
+        )(x)
     else:
         size, _, channels = output_shape
         start = SUPPORTED_IMAGE_SIZES[size]
@@ -227,6 +245,7 @@ def make_generator(
             padding="same",
             activation="tanh",
             kernel_initializer=seeds.kernel(),
+            dtype="float32",  # float32 output under mixed precision (Keras' guidance)
             name="outputs",
         )(x)
     return keras.Model(inputs if num_classes is not None else latent, outputs, name=name)
@@ -281,7 +300,9 @@ def make_discriminator(
     def maybe_normalized(layer):
         if not spectral_norm:
             return layer
-        return SeededSpectralNormalization(layer, seed=seeds.spectral_norm(), name=f"{layer.name}_sn")
+        return SeededSpectralNormalization(
+            layer, seed=seeds.spectral_norm(), dtype=layer.dtype_policy, name=f"{layer.name}_sn"
+        )
 
     images = keras.Input(shape=input_shape, name="images")
     x = images
@@ -312,7 +333,10 @@ def make_discriminator(
                 x = layers.Dropout(dropout, seed=seeds.dropout(), name=f"downsample_{stage}_dropout")(x)
             filters *= 2
         features = layers.Flatten(name="features")(x)
-    logits = maybe_normalized(layers.Dense(1, kernel_initializer=seeds.kernel(), name="logits"))(features)
+    # float32 logits under mixed precision (the last layers compute in float32).
+    logits = maybe_normalized(
+        layers.Dense(1, kernel_initializer=seeds.kernel(), dtype="float32", name="logits")
+    )(features)
     if num_classes is None:
         return keras.Model(images, logits, name=name)
     labels = keras.Input(shape=(), dtype="int32", name="labels")
@@ -328,6 +352,6 @@ def make_discriminator(
             name="label_projection",
         )
     )(one_hot)
-    projection = layers.Dot(axes=1, name="projection")([embedded, features])
-    logits = layers.Add(name="conditional_logits")([logits, projection])
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
+    logits = layers.Add(dtype="float32", name="conditional_logits")([logits, projection])
     return keras.Model([images, labels], logits, name=name)

@@ -28,6 +28,7 @@ from keras import layers, ops
 
 from tfgen import distribute as tfgen_distribute
 from tfgen import losses as tfgen_losses
+from tfgen import precision as tfgen_precision
 from tfgen import random as tfgen_random
 from tfgen.models import vae_networks
 
@@ -190,7 +191,8 @@ class VAE(keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self._check_networks()
-        self.sampling = Sampling(seed=self.seed, name="sampling")
+        # float32 under mixed precision, like the encoder's outputs it combines.
+        self.sampling = Sampling(seed=self.seed, dtype="float32", name="sampling")
         if likelihood == "gaussian":
             initial = 0.0 if observation_std is None else math.log(observation_std)
             self.log_scale = self.add_weight(
@@ -262,6 +264,12 @@ class VAE(keras.Model):
             raise ValueError(
                 f"The VAE computes its own loss (reconstruction + beta * KL); got loss={kwargs['loss']!r}."
             )
+        if kwargs.get("auto_scale_loss", True):
+            # mixed_float16 networks: dynamic loss scaling (train_step scales
+            # the loss, apply_gradients unscales and skips overflowing steps).
+            optimizer = tfgen_precision.with_loss_scaling(
+                keras.optimizers.get(optimizer), self.encoder, self.decoder
+            )
         super().compile(optimizer=optimizer, **kwargs)
         self.optimizer.build(self.trainable_variables)
 
@@ -304,7 +312,9 @@ class VAE(keras.Model):
         return tfgen_distribute.step_logs({m.name: m.result() for m in self.metrics})
 
     def train_step(self, data):
-        images = ops.cast(_images_from(data), self.compute_dtype)
+        # float32 also under mixed precision: the encoder casts to its compute
+        # dtype in its first layer, and the likelihood compares float32 targets.
+        images = ops.cast(_images_from(data), "float32")
         batch_size = tf.shape(images)[0]
         noise = tfgen_random.replica_normal(
             batch_size, (self.latent_dim,), self.seed, self.optimizer.iterations, "posterior"
@@ -319,7 +329,7 @@ class VAE(keras.Model):
         return self._update_trackers(total, reconstruction, kl)
 
     def test_step(self, data):
-        images = ops.cast(_images_from(data), self.compute_dtype)
+        images = ops.cast(_images_from(data), "float32")
         noise = tfgen_random.replica_normal(
             tf.shape(images)[0], (self.latent_dim,), self.seed, 0, "evaluation"
         )

@@ -135,8 +135,10 @@ def make_encoder(
         x = layers.Flatten(name="flatten")(x)
         for index in range(2):
             x = make.dense(hidden_units, activation="relu", name=f"hidden_{index}")(x)
-    z_mean = make.dense(latent_dim, name="z_mean")(x)
-    z_log_var = make.dense(latent_dim, name="z_log_var")(x)
+    # The output layers compute in float32 under mixed precision (Keras'
+    # guidance): exp(z_log_var) and the KL term are sensitive to rounding.
+    z_mean = make.dense(latent_dim, dtype="float32", name="z_mean")(x)
+    z_log_var = make.dense(latent_dim, dtype="float32", name="z_log_var")(x)
     return keras.Model(images, [z_mean, z_log_var], name=name)
 
 
@@ -179,11 +181,12 @@ def make_decoder(
                 name=f"deconv_{stage}",
             )(x)
             x = layers.LeakyReLU(0.2, name=f"act_{stage}")(x)
-        outputs = make.conv(channels, 3, padding="same", name="output")(x)
+        # float32 logits/means under mixed precision: the likelihood sums over every pixel.
+        outputs = make.conv(channels, 3, padding="same", dtype="float32", name="output")(x)
     else:
         x = latent
         for index in range(2):
             x = make.dense(hidden_units, activation="relu", name=f"hidden_{index}")(x)
-        x = make.dense(height * width * channels, name="output")(x)
-        outputs = layers.Reshape(image_shape, name="reshape")(x)
+        x = make.dense(height * width * channels, dtype="float32", name="output")(x)
+        outputs = layers.Reshape(image_shape, dtype="float32", name="reshape")(x)
     return keras.Model(latent, outputs, name=name)
