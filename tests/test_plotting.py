@@ -123,6 +123,55 @@ def test_save_latent_scatter(tmp_path):
         plotting.save_latent_scatter(np.zeros((50, 2)), np.zeros(49), tmp_path / "bad.png")
 
 
+def test_save_latent_scatter_with_class_names(tmp_path):
+    rng = np.random.default_rng(0)
+    names = ["zero", "one", "two"]
+    path = plotting.save_latent_scatter(
+        rng.normal(size=(30, 2)), rng.integers(0, 3, size=30), tmp_path / "named.png", class_names=names
+    )
+    assert _decode_png(path).ndim == 3
+    with pytest.raises(ValueError, match=r"class_names.*from 0 to 3"):
+        plotting.save_latent_scatter(np.zeros((2, 2)), [0, 3], tmp_path / "bad.png", class_names=names)
+
+
+def test_save_image_panels_one_labelled_grid_per_panel(tmp_path):
+    one = plotting.save_image_panels({"a": _images(4)}, tmp_path / "one.png", num_rows=1)
+    three = plotting.save_image_panels(
+        {"a": _images(4, seed=0), "b": _images(4, seed=1), "c": _images(4, seed=2)},
+        tmp_path / "three.png",
+        num_rows=1,
+        title="compare",
+    )
+    # Three panels side by side make a wider picture than one.
+    assert _decode_png(three).shape[1] > _decode_png(one).shape[1]
+    with pytest.raises(ValueError, match="same shape"):
+        plotting.save_image_panels({"a": _images(4), "b": _images(3)}, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plotting.save_image_panels({}, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        plotting.save_image_panels({"a": _images(2) * 3}, tmp_path / "bad.png")
+
+
+def test_save_point_panels(tmp_path):
+    rng = np.random.default_rng(0)
+    panels = {"early": rng.normal(size=(100, 2)), "late": rng.normal(size=(100, 2)) * 0.1}
+    path = plotting.save_point_panels(panels, tmp_path / "points.png", means=[[1.0, 0.0], [0.0, 1.0]])
+    assert _decode_png(path).shape[1] > _decode_png(path).shape[0]  # panels side by side
+    with pytest.raises(ValueError, match=r"\[N, 2\]"):
+        plotting.save_point_panels({"bad": np.zeros((5, 3))}, tmp_path / "bad.png")
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plotting.save_point_panels([], tmp_path / "bad.png")
+
+
+def test_save_mode_coverage_writes_chart_and_validates(tmp_path):
+    means = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    points = np.repeat(means[:2], 50, axis=0) + np.random.default_rng(0).normal(scale=0.1, size=(100, 2))
+    path = plotting.save_mode_coverage(points, means, 0.1, tmp_path / "coverage.png", title="toy")
+    assert _decode_png(path).ndim == 3
+    with pytest.raises(ValueError, match="std"):
+        plotting.save_mode_coverage(points, means, 0.0, tmp_path / "bad.png")
+
+
 def test_save_loss_curves(tmp_path):
     history = {"d_loss": [1.0, 0.8, 0.7], "g_loss": [2.0, 1.5, 1.2], "val_d_loss": [1.1, 0.9, 0.8]}
     path = plotting.save_loss_curves(history, tmp_path / "losses.png")

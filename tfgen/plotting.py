@@ -155,7 +155,9 @@ def _show_grid(axes, grid, title=None):
 def _figure_size(grid_height, grid_width, num_panels=1):
     """Inches for ``num_panels`` side-by-side grids, upscaled to stay legible."""
     total_width = grid_width * num_panels
-    scale = max(1, math.ceil(_MIN_FIGURE_PIXELS / total_width))
+    # At least _MIN_FIGURE_PIXELS in all, and half of that per panel (room for its title).
+    minimum_width = max(_MIN_FIGURE_PIXELS, num_panels * _MIN_FIGURE_PIXELS // 2)
+    scale = max(1, math.ceil(minimum_width / total_width))
     return total_width * scale / _DPI, grid_height * scale / _DPI + 0.4
 
 
@@ -302,10 +304,51 @@ def save_reconstructions(originals, reconstructions, path, num_rows=None, title=
             "`originals` and `reconstructions` must have the same shape; received "
             f"{originals.shape} and {reconstructions.shape}."
         )
-    grids = [image_grid(originals, num_rows), image_grid(reconstructions, num_rows)]
-    figure = _new_figure(*_figure_size(grids[0].shape[0], grids[0].shape[1], num_panels=2))
-    for panel, (grid, label) in enumerate(zip(grids, ["Original", "Reconstruction"])):
-        _show_grid(figure.add_subplot(1, 2, panel + 1), grid, title=label)
+    return save_image_panels(
+        {"Original": originals, "Reconstruction": reconstructions}, path, num_rows=num_rows, title=title
+    )
+
+
+def save_image_panels(panels, path, num_rows=None, title=None):
+    """Writes several image grids side by side, each with its label above it.
+
+    For comparisons: EMA against raw generator, one replica against two,
+    samples at several points of training. Every panel is laid out by
+    :func:`image_grid` with the same ``num_rows``.
+
+    Args:
+        panels: dict ``{label: images}`` (insertion order is left to right),
+            each images float ``[N, H, W, C]`` in ``[-1, 1]``; all panels must
+            have the same shape.
+        path: destination PNG file; parent directories are created.
+        num_rows: optional number of grid rows in each panel.
+        title: optional str drawn above all panels.
+
+    Returns:
+        ``path`` as a str.
+
+    Raises:
+        ValueError: if ``panels`` is empty or not a dict, or the panels are
+            not valid images of one shape.
+
+    Example:
+
+    ```python
+    save_image_panels({"EMA": gan.generate(16, seed=0),
+                       "raw": gan.generate(16, seed=0, use_ema=False)}, "runs/ema.png")
+    ```
+    """
+    if not isinstance(panels, dict) or not panels:
+        raise ValueError(f"`panels` must be a non-empty dict {{label: images}}; received {panels!r}.")
+    checked = {str(label): _check_images(images, name=f"panels[{label!r}]") for label, images in panels.items()}
+    shapes = {label: images.shape for label, images in checked.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"Every panel must have the same shape; received {shapes}.")
+    grids = {label: image_grid(images, num_rows) for label, images in checked.items()}
+    first = next(iter(grids.values()))
+    figure = _new_figure(*_figure_size(first.shape[0], first.shape[1], num_panels=len(grids)))
+    for index, (label, grid) in enumerate(grids.items()):
+        _show_grid(figure.add_subplot(1, len(grids), index + 1), grid, title=label)
     if title is not None:
         figure.suptitle(str(title))
     return _save_figure(figure, path)
@@ -477,7 +520,121 @@ def save_points(points, path, means=None, title=None):
     return _save_figure(figure, path)
 
 
-def save_latent_scatter(z, labels, path, title=None):
+def save_point_panels(panels, path, means=None, title=None):
+    """Scatter plots of several sets of 2-D samples side by side, on shared axes.
+
+    For a GAN on ``ring8`` or ``grid25`` at several points of training: the
+    panels share their axis limits, so a generator that collapses onto a
+    few modes, or spreads between them, is easy to see.
+
+    Args:
+        panels: dict ``{label: points}`` (left to right), each float ``[N, 2]``.
+        path: destination PNG file; parent directories are created.
+        means: optional float ``[K, 2]`` mixture means, drawn as red crosses
+            in every panel.
+        title: optional str drawn above all panels.
+
+    Returns:
+        ``path`` as a str.
+
+    Raises:
+        ValueError: if ``panels`` is empty or not a dict, or a panel (or
+            ``means``) is not ``[N, 2]``.
+
+    Example:
+
+    ```python
+    save_point_panels({"step 500": early, "step 3000": late}, "runs/ring8.png",
+                      means=tfgen.data.mixtures.mixture_means("ring8"))
+    ```
+    """
+    if not isinstance(panels, dict) or not panels:
+        raise ValueError(f"`panels` must be a non-empty dict {{label: points}}; received {panels!r}.")
+    checked = {str(label): _check_points(points, name=f"panels[{label!r}]") for label, points in panels.items()}
+    if means is not None:
+        means = _check_points(means, name="means")
+    everything = np.concatenate(list(checked.values()) + ([means] if means is not None else []))
+    finite = everything[np.all(np.isfinite(everything), axis=1)]
+    if finite.size:
+        low, high = finite.min(axis=0), finite.max(axis=0)
+    else:
+        low, high = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    margin = 0.05 * np.maximum(high - low, 1e-6)
+    low, high = low - margin, high + margin
+    figure = _new_figure(3 * len(checked), 3.3)
+    for index, (label, points) in enumerate(checked.items()):
+        axes = figure.add_subplot(1, len(checked), index + 1)
+        axes.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4)
+        if means is not None:
+            axes.scatter(means[:, 0], means[:, 1], s=30, c="red", marker="x", linewidths=1.5)
+        axes.set_xlim(low[0], high[0])
+        axes.set_ylim(low[1], high[1])
+        axes.set_aspect("equal", adjustable="box")
+        axes.set_title(label)
+        axes.tick_params(labelsize=7)
+    if title is not None:
+        figure.suptitle(str(title))
+    return _save_figure(figure, path)
+
+
+def save_mode_coverage(points, means, std, path, title=None):
+    """Bar chart of how generated 2-D samples spread over a mixture's modes.
+
+    Every sample is assigned to its nearest mean; bars count the
+    *high-quality* samples (within ``3 * std`` of that mean), as in
+    :func:`tfgen.metrics.mode_coverage`, whose numbers (modes captured,
+    high-quality fraction, KL to uniform) are printed in the title. The
+    dashed line is what perfectly even coverage would give.
+
+    Args:
+        points: float ``[N, 2]`` generated samples.
+        means: float ``[K, 2]`` mixture means
+            (``tfgen.data.mixtures.mixture_means(name)``).
+        std: positive float, the components' standard deviation
+            (``tfgen.data.mixtures.mixture_std(name)``).
+        path: destination PNG file; parent directories are created.
+        title: optional str; the coverage figures are appended to it.
+
+    Returns:
+        ``path`` as a str.
+
+    Raises:
+        ValueError: as :func:`tfgen.metrics.mode_coverage` does.
+
+    Example:
+
+    ```python
+    save_mode_coverage(gan.generate(2500, seed=0), mixtures.mixture_means("grid25"),
+                       mixtures.mixture_std("grid25"), "runs/grid25_coverage.png")
+    ```
+    """
+    # Imported here: tfgen.metrics pulls in the feature extractors.
+    from tfgen.metrics.mode_coverage import HIGH_QUALITY_STDS, mode_coverage, nearest_modes
+
+    points = _check_points(points)
+    means = _check_points(means, name="means")
+    coverage = mode_coverage(points, means, std)
+    indices, distances = nearest_modes(points, means)
+    high_quality = distances <= HIGH_QUALITY_STDS * float(std)
+    counts = np.bincount(indices[high_quality], minlength=means.shape[0])
+    figure = _new_figure(max(4, 0.25 * means.shape[0] + 2), 3)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.bar(np.arange(means.shape[0]), counts, color=["tab:blue" if c else "tab:red" for c in counts])
+    if counts.sum():
+        axes.axhline(counts.sum() / means.shape[0], color="black", linestyle="--", linewidth=1, label="uniform")
+        axes.legend(loc="upper right", fontsize=8)
+    axes.set_xlabel("mode")
+    axes.set_ylabel("high-quality samples")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    summary = (
+        f"{coverage['modes_captured']}/{coverage['num_modes']} modes, "
+        f"{coverage['high_quality_fraction']:.0%} high quality, KL {coverage['kl_to_uniform']:.3f}"
+    )
+    axes.set_title(summary if title is None else f"{title}\n{summary}", fontsize=10)
+    return _save_figure(figure, path)
+
+
+def save_latent_scatter(z, labels, path, title=None, class_names=None):
     """Scatter plot of a 2-D latent space coloured by class.
 
     Meant for VAEs with ``latent_dim=2``: pass ``z_mean`` from
@@ -488,6 +645,8 @@ def save_latent_scatter(z, labels, path, title=None):
         labels: int ``[N]`` class ids, or None for a single colour.
         path: destination PNG file; parent directories are created.
         title: optional str.
+        class_names: optional sequence of str, the legend entry of class id
+            ``i`` is ``class_names[i]`` (default: the id).
 
     Returns:
         ``path`` as a str.
@@ -519,6 +678,11 @@ def save_latent_scatter(z, labels, path, title=None):
                 f"`labels` must have shape [N] = [{z.shape[0]}] (integer class ids; use "
                 f"argmax for one-hot labels); received shape {labels.shape}."
             )
+        if class_names is not None and (labels.min() < 0 or labels.max() >= len(class_names)):
+            raise ValueError(
+                f"`labels` must be in [0, {len(class_names)}) to index `class_names`; received "
+                f"values from {labels.min()} to {labels.max()}."
+            )
         classes = np.unique(labels)
         colormap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
         for position, label in enumerate(classes):
@@ -529,7 +693,7 @@ def save_latent_scatter(z, labels, path, title=None):
                 s=4,
                 alpha=0.6,
                 color=colormap(position % colormap.N),
-                label=str(label),
+                label=str(label) if class_names is None else str(class_names[label]),
             )
         axes.legend(title="class", markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5))
     axes.set_xlabel("z[0]")
