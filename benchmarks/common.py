@@ -1,5 +1,6 @@
 """Pieces every benchmark script shares: epoch timing and a description of the machine."""
 
+import json
 import os
 import platform
 import time
@@ -37,3 +38,12 @@ def machine():
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
+
+
+def write_result(result, path):
+    """Writes a benchmark's result dict as indented JSON to ``path`` (folders created) and says so."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as handle:
+        json.dump(result, handle, indent=2)
+    print(f"wrote {path}")
+    return result
