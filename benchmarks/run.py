@@ -77,6 +77,11 @@ BENCHMARKS = {
                   "--models-dir", _quick("quality_fashion_mnist", "models")],
         "output": os.path.join(RESULTS_DIR, "quality_fashion_mnist.json"),
     },
+    "precision_quality": {
+        "full": [],
+        "quick": ["--models", "vae", "--vae-epochs", "1", "--steps-per-epoch", "10", "--seeds", "1"],
+        "output": os.path.join(RESULTS_DIR, "precision_quality.json"),
+    },
     "inception_agreement": {
         "full": [],
         "quick": ["--num-images", "4"],
@@ -147,23 +152,33 @@ def run_one(name, quick, timeout):
     return row
 
 
-def _headline(name, result):
-    """A few figures of a benchmark's result, for the Markdown table."""
-    if result is None:
-        return ""
-    if name == "throughput":
-        parts = [f"{key}: {value['median']:.3f} (by CPU time {value.get('median_by_cpu_time', float('nan')):.3f})"
-                 for key, value in result.get("ratios", {}).items()]
-        parts += [f"{key} {row['median_images_per_second']:.0f} img/s" for key, row in result.get("contenders", {}).items()
-                  if "median_images_per_second" in row]
-        return "; ".join(parts)
-    if name == "pipeline":
-        speed, memory = result["speed"], result["memory"]
-        return (f"pipeline/GAN training {speed['pipeline_over_gan_training']:.0f}x, binarised pipeline/VAE "
-                f"training {speed['binarized_pipeline_over_vae_training']:.0f}x; peak RSS "
-                f"{memory['runs']['fashion_mnist']['peak_rss_mb']:.0f} MB (data set adds "
-                f"{memory['peak_rss_difference_mb']:.0f} MB; uint8 size {memory['fashion_mnist_train_uint8_mb']:.0f} MB)")
-    # Generic: the numeric top-level fields; for a list of rows, each row's labels and first figure.
+def _throughput_headline(result):
+    parts = [f"{key}: {value['median']:.3f} (by CPU time {value.get('median_by_cpu_time', float('nan')):.3f})"
+             for key, value in result.get("ratios", {}).items()]
+    parts += [f"{key} {row['median_images_per_second']:.0f} img/s" for key, row in result.get("contenders", {}).items()
+              if "median_images_per_second" in row]
+    return "; ".join(parts)
+
+
+def _pipeline_headline(result):
+    speed, memory = result["speed"], result["memory"]
+    return (f"pipeline/GAN training {speed['pipeline_over_gan_training']:.0f}x, binarised pipeline/VAE "
+            f"training {speed['binarized_pipeline_over_vae_training']:.0f}x; peak RSS "
+            f"{memory['runs']['fashion_mnist']['peak_rss_mb']:.0f} MB (data set adds "
+            f"{memory['peak_rss_difference_mb']:.0f} MB; uint8 size {memory['fashion_mnist_train_uint8_mb']:.0f} MB)")
+
+
+def _precision_quality_headline(result):
+    parts = []
+    for model_name, entry in result.get("results", {}).items():
+        for precision, row in entry["summary"].items():
+            parts.append(f"{model_name} {precision} {entry['measure']} {row['quality_mean']:.2f}, "
+                         f"{row['images_per_second_mean']:.0f} img/s")
+    return "; ".join(parts)
+
+
+def _generic_headline(result):
+    """The numeric top-level fields; for a list of rows, each row's labels and first figure."""
     if isinstance(result, list):
         rows = []
         for row in result:
@@ -179,6 +194,21 @@ def _headline(name, result):
         if isinstance(value, (int, float)):
             figures.append(f"{key} {value:.4g}")
     return "; ".join(figures[:8])
+
+
+# Benchmarks whose result needs more than the generic summary.
+HEADLINES = {
+    "throughput": _throughput_headline,
+    "pipeline": _pipeline_headline,
+    "precision_quality": _precision_quality_headline,
+}
+
+
+def _headline(name, result):
+    """A few figures of a benchmark's result, for the Markdown table."""
+    if result is None:
+        return ""
+    return HEADLINES.get(name, _generic_headline)(result)
 
 
 def markdown(report):
