@@ -139,6 +139,26 @@ def markdown_table(results, num_seeds):
     return "\n".join(lines)
 
 
+def write_report(results, args, start):
+    """Writes the report of the runs so far (complete or not) to ``args.output``; returns it."""
+    report = {
+        "benchmark": "mixtures",
+        "config": vars(args),
+        "targets_high_quality_fraction": TARGETS,
+        "published_best_pacgan": {k: {"modes": m, "high_quality_fraction": q} for k, (m, q) in PUBLISHED.items()},
+        "results": results,
+        "markdown": markdown_table(results, args.seeds),
+        "seconds": time.perf_counter() - start,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "platform": platform.platform(),
+    }
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
+    with open(args.output, "w") as file:
+        json.dump(report, file, indent=2, default=float)
+    return report
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
@@ -175,29 +195,17 @@ def main(argv=None):
                     f"{100 * run['raw_generator']['high_quality_fraction']:.1f}%), {run['train_seconds']:.0f} s",
                     flush=True,
                 )
-            results[dataset][loss] = {
-                "settings": {"r1_penalty": args.r1_penalty, **LOSS_SETTINGS[loss]},
-                "runs": runs,
-                "summary": summarise(runs, num_modes, TARGETS[dataset]),
-            }
+                # Rewritten after every run: an interrupted benchmark keeps what it finished.
+                results[dataset][loss] = {
+                    "settings": {"r1_penalty": args.r1_penalty, **LOSS_SETTINGS[loss]},
+                    "runs": runs,
+                    "summary": summarise(runs, num_modes, TARGETS[dataset]),
+                }
+                write_report(results, args, start)
     table = markdown_table(results, args.seeds)
     print()
     print(table)
-    report = {
-        "benchmark": "mixtures",
-        "config": vars(args),
-        "targets_high_quality_fraction": TARGETS,
-        "published_best_pacgan": {k: {"modes": m, "high_quality_fraction": q} for k, (m, q) in PUBLISHED.items()},
-        "results": results,
-        "markdown": table,
-        "seconds": time.perf_counter() - start,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "platform": platform.platform(),
-    }
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(report, file, indent=2, default=float)
+    report = write_report(results, args, start)
     print(f"\nWrote {args.output}")
     return report
 
