@@ -18,6 +18,9 @@ GAN (the TensorFlow DCGAN tutorial's ``make_generator_model`` /
   cost of the framework;
 * ``gan_fit``: ``tfgen.GAN(generator=G, discriminator=D, latent_dim=100)``
   with the tutorial's networks through ``fit``;
+* ``gan_fit_simultaneous``: the same with ``compile(update="simultaneous")``,
+  the tutorial's algorithm (one generator forward shared by both updates)
+  inside tfgen's ``train_step``;
 * ``gan_default_fit``: ``tfgen.GAN()`` with its own DCGAN networks (latent 64,
   Adam(2e-4, 0.5)) through ``fit``.
 
@@ -27,7 +30,8 @@ reconstruction + KL, dynamically binarised images):
 * ``vae_loop``: a hand-written ``@tf.function`` step over the same networks and loss;
 * ``vae_fit``: ``tfgen.VAE(encoder=E, decoder=D)`` through ``fit``.
 
-Each in float32 and under Keras's ``mixed_bfloat16`` policy (``--dtypes``).
+Each in float32 and, where the machine computes bfloat16 natively (or when
+``--dtypes`` asks for it), under Keras's ``mixed_bfloat16`` policy.
 A round of a loop contender iterates a fresh iterator for ``--steps``
 batches; a round of a fit contender is ``fit(data, epochs=1,
 steps_per_epoch=--steps)``: both include creating the iterator, like an
@@ -39,7 +43,7 @@ step runs: forwards, weight gradients, input gradients; elementwise work not
 counted; see ``gan_flops_per_example``), achieved GFLOP/s, and the peak of a 2048x2048 ``tf.matmul`` (float32 and bfloat16),
 itself timed in every round.
 
-    python -m benchmarks.throughput                  # 5 rounds x 20 steps, float32 and bfloat16
+    python -m benchmarks.throughput                  # 5 rounds x 20 steps, float32 (and bfloat16 where native)
     python -m benchmarks.throughput --rounds 12 --steps 4   # more, shorter rounds: steadier ratios under load
     python -m benchmarks.throughput --quick          # 2 rounds x 3 steps, float32, loops and fit only
 
@@ -62,6 +66,7 @@ from keras import layers  # noqa: E402
 import tfgen  # noqa: E402
 from benchmarks.common import machine, write_result  # noqa: E402
 from tfgen import losses as tfgen_losses  # noqa: E402
+from tfgen import precision as tfgen_precision  # noqa: E402
 from tfgen.models import vae_networks  # noqa: E402
 from tfgen.models.gan import GAN  # noqa: E402
 from tfgen.models.vae import VAE  # noqa: E402
@@ -296,7 +301,7 @@ def gan_loop_contender(dataset, dtype, batch_size, alternating=False):
     return LoopContender(f"{name}_{dtype}", "gan", dtype, dataset, step, flops)
 
 
-def gan_fit_contender(dataset, dtype, batch_size, default_networks=False):
+def gan_fit_contender(dataset, dtype, batch_size, default_networks=False, update="alternating"):
     with Policy(POLICIES[dtype]):
         if default_networks:
             model = GAN(input_shape=IMAGE_SHAPE, seed=0)
@@ -308,9 +313,11 @@ def gan_fit_contender(dataset, dtype, batch_size, default_networks=False):
                 latent_dim=GAN_LATENT_DIM,
                 seed=0,
             )
-            model.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(1e-4))
-    flops = batch_size * gan_flops_per_example(model.generator, model.discriminator, alternating=True)
-    name = "gan_default_fit" if default_networks else "gan_fit"
+            model.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(1e-4),
+                          update=update)
+    alternating = update == "alternating"
+    flops = batch_size * gan_flops_per_example(model.generator, model.discriminator, alternating=alternating)
+    name = "gan_default_fit" if default_networks else ("gan_fit" if alternating else "gan_fit_simultaneous")
     return FitContender(f"{name}_{dtype}", "gan", dtype, dataset, model, flops)
 
 
@@ -355,9 +362,12 @@ def vae_fit_contender(dataset, dtype, batch_size):
 
 
 # --------------------------------------------------------------------- main
-CONTENDERS = ["gan_loop", "gan_loop_alternating", "gan_fit", "gan_default_fit", "vae_loop", "vae_fit"]
+CONTENDERS = [
+    "gan_loop", "gan_loop_alternating", "gan_fit", "gan_fit_simultaneous", "gan_default_fit", "vae_loop", "vae_fit",
+]
 RATIOS = [
     # (name, numerator contender, denominator contender)
+    ("gan_fit_simultaneous / gan_loop", "gan_fit_simultaneous", "gan_loop"),
     ("gan_fit / gan_loop", "gan_fit", "gan_loop"),
     ("gan_fit / gan_loop_alternating", "gan_fit", "gan_loop_alternating"),
     ("gan_loop_alternating / gan_loop", "gan_loop_alternating", "gan_loop"),
@@ -375,6 +385,7 @@ def build_contenders(args):
         "gan_loop": lambda dtype: gan_loop_contender(gan_data, dtype, args.batch_size),
         "gan_loop_alternating": lambda dtype: gan_loop_contender(gan_data, dtype, args.batch_size, alternating=True),
         "gan_fit": lambda dtype: gan_fit_contender(gan_data, dtype, args.batch_size),
+        "gan_fit_simultaneous": lambda dtype: gan_fit_contender(gan_data, dtype, args.batch_size, update="simultaneous"),
         "gan_default_fit": lambda dtype: gan_fit_contender(gan_data, dtype, args.batch_size, default_networks=True),
         "vae_loop": lambda dtype: vae_loop_contender(vae_data, dtype, args.batch_size),
         "vae_fit": lambda dtype: vae_fit_contender(vae_data, dtype, args.batch_size),
@@ -403,18 +414,23 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="train steps per contender per round")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--dtypes", nargs="+", default=None, choices=sorted(POLICIES),
-                        help="default: float32 bfloat16 (--quick: float32)")
+                        help="default: float32, plus bfloat16 where it is native (--quick: float32)")
     parser.add_argument("--contenders", nargs="+", default=None, choices=CONTENDERS,
-                        help="default: all (--quick: gan_loop gan_fit vae_loop vae_fit)")
+                        help="default: all (--quick: gan_loop gan_fit_simultaneous vae_loop vae_fit)")
     parser.add_argument("--quick", action="store_true", help="2 rounds x 3 steps, float32, 4 contenders")
     parser.add_argument("--output", default=os.path.join("benchmarks", "results", "throughput.json"))
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.steps = 2, 3
     if args.dtypes is None:
-        args.dtypes = ["float32"] if args.quick else ["float32", "bfloat16"]
+        # Emulated bfloat16 (a CPU without avx512_bf16/amx_bf16) is many times
+        # slower than float32: time it only where it is native, unless asked.
+        native_bfloat16 = tfgen_precision.default_precision() == "bfloat16"
+        args.dtypes = ["float32"] + (["bfloat16"] if native_bfloat16 and not args.quick else [])
+        if not native_bfloat16:
+            print("bfloat16 is not native on this machine: timing float32 only (--dtypes bfloat16 to force)")
     if args.contenders is None:
-        args.contenders = ["gan_loop", "gan_fit", "vae_loop", "vae_fit"] if args.quick else list(CONTENDERS)
+        args.contenders = ["gan_loop", "gan_fit_simultaneous", "vae_loop", "vae_fit"] if args.quick else list(CONTENDERS)
     started = time.time()
     load_before = machine()["load_average_1min"]
     contenders, failures = build_contenders(args)

@@ -126,13 +126,14 @@ def test_train_gan_end_to_end(tmp_path):
     result = run_cli(
         ["train", "gan", "--dataset", "digits", "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "32",
          "--latent-dim", "8", "--base-filters", "8", "--loss", "hinge", "--gradient-penalty", "10",
-         "--ema-decay", "0.9", "--conditional", "--seed", "2", "--num-samples", "20", "--output", "run"],
+         "--ema-decay", "0.9", "--conditional", "--update", "simultaneous", "--seed", "2", "--num-samples", "20",
+         "--output", "run"],
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (config["model"], config["loss"], config["gradient_penalty"], config["ema_decay"]) == ("gan", "hinge", 10.0, 0.9)
-    assert config["learning_rate"] == 2e-4
+    assert config["learning_rate"] == 2e-4 and config["update"] == "simultaneous"
     export = tmp_path / "saved_models" / "gan_digits" / "1"
     card = json.loads((export / "model_card.json").read_text())
     assert card["model_type"] == "GAN" and card["num_classes"] == 10 and card["ema"] is True

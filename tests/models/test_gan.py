@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfgen import losses
+from tfgen import random as tfgen_random
 from tfgen.data.mixtures import sample_mixture
 from tfgen.models import gan_networks
 from tfgen.models.gan import GAN, StopOnNonFiniteLoss
@@ -133,6 +134,65 @@ def test_generator_step_changes_only_the_generator():
     _assert_some_differ(g_before, _values(gan.generator.trainable_variables))
     _assert_some_differ(statistics_before, _values(gan.generator.non_trainable_variables))
     assert int(gan.d_optimizer.iterations) == 0 and int(gan.g_optimizer.iterations) == 1
+
+
+@pytest.mark.parametrize("loss, gradient_penalty", [("non_saturating", 0.0), ("wasserstein", 10.0)])
+def test_simultaneous_update_matches_a_hand_written_step(loss, gradient_penalty):
+    """One forward of G feeds both updates; G's gradient is taken against D before D's update."""
+    gan = _vector_gan()
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.05), loss=loss,
+                gradient_penalty=gradient_penalty, update="simultaneous", ema_decay=0.5)
+    generator = keras.models.clone_model(gan.generator)
+    generator.set_weights(gan.generator.get_weights())
+    discriminator = keras.models.clone_model(gan.discriminator)
+    discriminator.set_weights(gan.discriminator.get_weights())
+    ema_before = gan.ema_generator.get_weights()
+    real = tf.constant(_points(16))
+
+    # By hand, with the model's own noise for step 0.
+    latents = tfgen_random.replica_normal(16, (4,), gan.seed, 0, "latent")
+    weights = tfgen_random.replica_uniform(16, (), gan.seed, 0, "interpolation")
+    with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+        fake = generator(latents, training=True)
+        real_logits = tf.reshape(discriminator(real, training=True), [-1])
+        fake_logits = tf.reshape(discriminator(fake, training=True), [-1])
+        d_loss = gan.gan_loss.discriminator_loss(real_logits, fake_logits)
+        if gradient_penalty:
+            d_loss += gradient_penalty * losses.gradient_penalty(discriminator, real, fake, weights)
+        d_loss = tf.reduce_mean(d_loss)
+        g_loss = tf.reduce_mean(gan.gan_loss.generator_loss(fake_logits))
+    d_gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)
+    g_gradients = g_tape.gradient(g_loss, generator.trainable_variables)
+    expected_d = [w.numpy() - 0.1 * g.numpy() for w, g in zip(discriminator.trainable_variables, d_gradients)]
+    expected_g = [w.numpy() - 0.05 * g.numpy() for w, g in zip(generator.trainable_variables, g_gradients)]
+
+    logs = gan.fit(_dataset(_points(16)), epochs=1, verbose=0).history
+    for expected, actual in zip(expected_d, _values(gan.discriminator.trainable_variables)):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+    for expected, actual in zip(expected_g, _values(gan.generator.trainable_variables)):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logs["d_loss"][0], float(d_loss), rtol=1e-5)
+    np.testing.assert_allclose(logs["g_loss"][0], float(g_loss), rtol=1e-5)
+    assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 1
+    for before, average, weight in zip(ema_before, gan.ema_generator.get_weights(), gan.generator.get_weights()):
+        np.testing.assert_allclose(average, 0.5 * before + 0.5 * weight, rtol=1e-5, atol=1e-7)
+
+
+def test_simultaneous_update_differs_from_alternating_and_round_trips(tmp_path):
+    def trained(update):
+        gan = _vector_gan()
+        gan.compile(update=update)
+        gan.fit(_two_batches(), epochs=1, verbose=0)
+        return gan
+
+    simultaneous, alternating = trained("simultaneous"), trained("alternating")
+    _assert_some_differ(alternating.generator.get_weights(), simultaneous.generator.get_weights())
+    assert simultaneous.get_compile_config()["update"] == "simultaneous"
+    path = os.path.join(tmp_path, "simultaneous.keras")
+    simultaneous.save(path)
+    restored = keras.models.load_model(path)
+    assert restored.update_scheme == "simultaneous"
+    assert restored.get_compile_config() == simultaneous.get_compile_config()
 
 
 def test_d_steps_per_g_step():
@@ -302,6 +362,8 @@ def test_bad_constructor_arguments(kwargs, message):
         ({"ema_decay": 1.0}, "ema_decay to be None or a number in [0, 1), got 1.0"),
         ({"optimizer": "adam"}, "use d_optimizer and g_optimizer"),
         ({"metrics": ["accuracy"]}, "does not take metrics"),
+        ({"update": "staggered"}, "Unknown update 'staggered'. Valid updates: ['alternating', 'simultaneous']"),
+        ({"update": "simultaneous", "d_steps_per_g_step": 2}, "needs d_steps_per_g_step=1, got 2"),
     ],
 )
 def test_bad_compile_arguments(kwargs, message):
@@ -482,7 +544,11 @@ def test_two_replicas_match_one_device():
 
         def train(strategy, conditional):
             with strategy.scope():
-                if conditional:
+                if conditional == "simultaneous":
+                    gan = GAN(input_shape=(2,), latent_dim=4, hidden_units=(8,), seed=3)
+                    gan.compile(loss="least_squares", r1_penalty=1.0, ema_decay=0.9, update="simultaneous")
+                    data = points
+                elif conditional:
                     gan = GAN(input_shape=(2,), latent_dim=4, hidden_units=(8,), num_classes=3,
                               spectral_norm=True, seed=2)
                     gan.compile(loss="hinge", r1_penalty=1.0, ema_decay=0.9)
@@ -497,10 +563,10 @@ def test_two_replicas_match_one_device():
         # One strategy object: a second MirroredStrategy in the same process
         # reuses collective keys and TF aborts on the shape mismatch.
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        for conditional in (False, True):
+        for conditional in (False, True, "simultaneous"):
             single = train(tf.distribute.get_strategy(), conditional)
             mirrored = train(strategy, conditional)
-            if not conditional:
+            if conditional is False:
                 assert int(mirrored.d_optimizer.iterations.numpy()) == 2, mirrored.d_optimizer.iterations.numpy()
             for a, b in zip(single.get_weights(), mirrored.get_weights()):
                 np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

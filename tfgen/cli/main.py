@@ -62,6 +62,7 @@ def _add_gan_flags(parser):
     group.add_argument("--gradient-penalty", type=float, default=None, help="WGAN-GP weight (default: 0, off)")
     group.add_argument("--r1-penalty", type=float, default=None, help="R1 gamma (default: 0, off)")
     group.add_argument("--d-steps-per-g-step", type=int, default=None, help="discriminator updates per generator update (default: 1)")
+    group.add_argument("--update", choices=["alternating", "simultaneous"], default=None, help="alternating: D update(s), then G on fresh noise against the updated D; simultaneous: both from one G forward, as the TF DCGAN tutorial (default: alternating)")
     group.add_argument("--ema-decay", type=float, default=None, help="EMA of the generator's weights, e.g. 0.999 (default: off)")
     group.add_argument("--spectral-norm", action="store_true", default=None, help="spectral normalisation in the discriminator")
     group.add_argument("--conditional", action="store_true", default=None, help="condition both networks on the dataset's labels")

@@ -117,6 +117,7 @@ GAN_DEFAULTS = {
     "gradient_penalty": 0.0,
     "r1_penalty": 0.0,
     "d_steps_per_g_step": 1,
+    "update": "alternating",
     "ema_decay": None,
     "spectral_norm": False,
     "conditional": False,
@@ -150,6 +151,7 @@ def _compile_gan(model, config):
         r1_penalty=config["r1_penalty"],
         d_steps_per_g_step=config["d_steps_per_g_step"],
         ema_decay=config["ema_decay"],
+        update=config["update"],
     )
 
 
