@@ -629,6 +629,21 @@ class GAN(keras.Model):
         if self.d_optimizer is None:
             raise ValueError("Call GAN.compile() before training.")
 
+    def _interpolation_weights(self, batch_size, noise_step):
+        """WGAN-GP interpolation weights ``[B]`` for this step, or ``None`` without the penalty."""
+        if self.gradient_penalty_weight <= 0:
+            return None
+        return tfgen_random.replica_uniform(batch_size, (), self.seed, noise_step, "interpolation")
+
+    def _generator_state_written_in(self, scope):
+        """``(variables, new values)`` of the generator's non-trainable state written inside ``scope``.
+
+        The generator runs inside a ``keras.StatelessScope``; its batch-norm
+        statistics are assigned from these only if its update is applied.
+        """
+        state = [v for v in self.generator.non_trainable_variables if scope.get_current_value(v) is not None]
+        return state, [scope.get_current_value(v) for v in state]
+
     # -------------------------------------------------------- training steps
     def discriminator_step(self, examples, labels=None, noise_step=0):
         """One discriminator update on a batch; changes only the discriminator and ``d_optimizer``.
@@ -653,11 +668,7 @@ class GAN(keras.Model):
         latents = tfgen_random.replica_normal(batch_size, (self.latent_dim,), self.seed, noise_step, "latent")
         with keras.StatelessScope():
             fake = tf.stop_gradient(tf.cast(self._generate(latents, labels, training=True), examples.dtype))
-        interpolation_weights = None
-        if self.gradient_penalty_weight > 0:
-            interpolation_weights = tfgen_random.replica_uniform(
-                batch_size, (), self.seed, noise_step, "interpolation"
-            )
+        interpolation_weights = self._interpolation_weights(batch_size, noise_step)
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             results = self._discriminator_losses(examples, labels, fake, interpolation_weights, training=True)
@@ -705,8 +716,7 @@ class GAN(keras.Model):
             loss = tfgen_random.global_mean(per_example)
             scaled_loss = self.g_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, variables)
-        state = [v for v in self.generator.non_trainable_variables if scope.get_current_value(v) is not None]
-        new_state = [scope.get_current_value(v) for v in state]
+        state, new_state = self._generator_state_written_in(scope)
         finite = tf.logical_and(tf.math.is_finite(loss), _all_finite(gradients + new_state))
 
         def update(gradients, new_state):
@@ -741,11 +751,7 @@ class GAN(keras.Model):
         examples, labels = self._check_batch(examples, labels)
         batch_size = tf.shape(examples)[0]
         latents = tfgen_random.replica_normal(batch_size, (self.latent_dim,), self.seed, noise_step, "latent")
-        interpolation_weights = None
-        if self.gradient_penalty_weight > 0:
-            interpolation_weights = tfgen_random.replica_uniform(
-                batch_size, (), self.seed, noise_step, "interpolation"
-            )
+        interpolation_weights = self._interpolation_weights(batch_size, noise_step)
         d_variables = self.discriminator.trainable_variables
         g_variables = self.generator.trainable_variables
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
@@ -759,8 +765,7 @@ class GAN(keras.Model):
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
         d_gradients = d_tape.gradient(scaled_d_loss, d_variables)
         g_gradients = g_tape.gradient(scaled_g_loss, g_variables)
-        state = [v for v in self.generator.non_trainable_variables if scope.get_current_value(v) is not None]
-        new_state = [scope.get_current_value(v) for v in state]
+        state, new_state = self._generator_state_written_in(scope)
         d_finite = tf.logical_and(tf.math.is_finite(d_loss), _all_finite(d_gradients))
         g_finite = tf.logical_and(tf.math.is_finite(g_loss), _all_finite(g_gradients + new_state))
 
