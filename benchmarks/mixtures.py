@@ -22,6 +22,15 @@ standard deviation is 0.01 on a unit circle).
 
     python -m benchmarks.mixtures                         # full run: 5 seeds, all losses
     python -m benchmarks.mixtures --seeds 1 --steps 500   # smoke test
+    python -m benchmarks.mixtures --losses hinge --seeds 4 --first-seed 1 --output part.json
+    python -m benchmarks.mixtures --merge a.json part.json --output all.json   # one table
+
+Runs can be split over processes or sessions (each writes its own JSON) and
+merged: ``--merge`` pools the runs of every (data, loss) pair over the files,
+refuses files whose settings differ or that repeat a seed, and recomputes the
+summaries. On a 2-core CPU two processes with ``TF_NUM_INTRAOP_THREADS=1``
+train about twice as many of these small MLPs per hour as one process with
+both cores.
 
 Results go to stdout as a Markdown table and, as JSON, to
 ``benchmarks/results/mixtures.json``.
@@ -120,23 +129,79 @@ def _format(mean, standard_error, scale=1.0, digits=1):
     return text
 
 
-def markdown_table(results, num_seeds):
+def markdown_table(results):
     lines = [
-        "| data | loss | modes captured | high quality (%) | KL to uniform | seeds with all modes | target met |",
-        "|---|---|---|---|---|---|---|",
+        "| data | loss | seeds | modes captured | high quality (%) | KL to uniform "
+        "| worst seed: modes, HQ % | target met |",
+        "|---|---|---:|---|---|---|---|---|",
     ]
     for dataset, by_loss in results.items():
         num_modes = len(mixtures.mixture_means(dataset))
         for loss, entry in by_loss.items():
             s = entry["summary"]
+            worst = min(entry["runs"], key=lambda run: (run["modes_captured"], run["high_quality_fraction"]))
             lines.append(
-                f"| {dataset} | {loss} "
+                f"| {dataset} | {loss} | {len(entry['runs'])} "
                 f"| {_format(s['modes_captured_mean'], s['modes_captured_standard_error'])} / {num_modes} "
                 f"| {_format(s['high_quality_fraction_mean'], s['high_quality_fraction_standard_error'], 100)} "
                 f"| {_format(s['kl_to_uniform_mean'], s['kl_to_uniform_standard_error'], digits=3)} "
-                f"| {s['seeds_with_every_mode']} / {num_seeds} | {'yes' if s['meets_target'] else 'no'} |"
+                f"| {worst['modes_captured']}, {100 * worst['high_quality_fraction']:.1f} "
+                f"| {'yes' if s['meets_target'] else 'no'} |"
             )
     return "\n".join(lines)
+
+
+# Options that change what a run measures: files merged together must agree on them.
+_PROTOCOL_KEYS = (
+    "steps", "batch_size", "latent_dim", "hidden_units", "learning_rate", "beta_1", "beta_2",
+    "r1_penalty", "ema_decay", "num_samples",
+)
+
+
+def merge_reports(reports, sources=None):
+    """Pools the runs of several ``mixtures`` reports into one ``results`` dict.
+
+    Raises ``ValueError`` when two reports differ in a protocol setting (steps,
+    network sizes, optimiser, penalties, sample count) or hold the same seed of
+    the same (data, loss) pair.
+    """
+    sources = list(sources or [f"report {i}" for i in range(len(reports))])
+    if not reports:
+        raise ValueError("merge_reports needs at least one report, got none")
+    for report, source in zip(reports, sources):
+        if report.get("benchmark") != "mixtures":
+            raise ValueError(f"{source} is not a mixtures report (benchmark={report.get('benchmark')!r})")
+    reference, reference_source = reports[0]["config"], sources[0]
+    for report, source in zip(reports[1:], sources[1:]):
+        for key in _PROTOCOL_KEYS:
+            if report["config"].get(key) != reference.get(key):
+                raise ValueError(
+                    f"cannot merge {source} into {reference_source}: {key} is "
+                    f"{report['config'].get(key)!r} there and {reference.get(key)!r} here; "
+                    f"merged reports must share {', '.join(_PROTOCOL_KEYS)}"
+                )
+    results = {}
+    for report, source in zip(reports, sources):
+        for dataset, by_loss in report["results"].items():
+            for loss, entry in by_loss.items():
+                pooled = results.setdefault(dataset, {}).setdefault(
+                    loss, {"settings": entry["settings"], "runs": [], "sources": []}
+                )
+                seen = {run["seed"] for run in pooled["runs"]}
+                for run in entry["runs"]:
+                    if run["seed"] in seen:
+                        raise ValueError(
+                            f"{source} repeats seed {run['seed']} of {dataset}/{loss}, "
+                            f"already in {', '.join(pooled['sources'])}; each seed may appear once"
+                        )
+                pooled["runs"].extend(entry["runs"])
+                pooled["sources"].append(source)
+    for dataset, by_loss in results.items():
+        num_modes = len(mixtures.mixture_means(dataset))
+        for entry in by_loss.values():
+            entry["runs"].sort(key=lambda run: run["seed"])
+            entry["summary"] = summarise(entry["runs"], num_modes, TARGETS[dataset])
+    return results
 
 
 def write_report(results, args, start):
@@ -147,7 +212,7 @@ def write_report(results, args, start):
         "targets_high_quality_fraction": TARGETS,
         "published_best_pacgan": {k: {"modes": m, "high_quality_fraction": q} for k, (m, q) in PUBLISHED.items()},
         "results": results,
-        "markdown": markdown_table(results, args.seeds),
+        "markdown": markdown_table(results),
         "seconds": time.perf_counter() - start,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -163,7 +228,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--losses", nargs="+", default=list(LOSS_SETTINGS), choices=sorted(LOSS_SETTINGS))
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ...")
     parser.add_argument("--steps", type=int, default=16000, help="train steps (generator updates)")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--latent-dim", type=int, default=16)
@@ -176,7 +242,14 @@ def main(argv=None):
     parser.add_argument("--steps-per-execution", type=int, default=20)
     parser.add_argument("--num-samples", type=int, default=2500)
     parser.add_argument("--output", default=os.path.join("benchmarks", "results", "mixtures.json"))
+    parser.add_argument("--merge", nargs="+", metavar="REPORT", help="merge these reports into --output; train nothing")
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed must be 0 or more, got {args.first_seed}")
+    if args.merge:
+        return merge_main(args)
 
     start = time.perf_counter()
     results = {}
@@ -185,7 +258,7 @@ def main(argv=None):
         results[dataset] = {}
         for loss in args.losses:
             runs = []
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 run = train_and_evaluate(dataset, loss, seed, args)
                 runs.append(run)
                 print(
@@ -202,10 +275,40 @@ def main(argv=None):
                     "summary": summarise(runs, num_modes, TARGETS[dataset]),
                 }
                 write_report(results, args, start)
-    table = markdown_table(results, args.seeds)
+    table = markdown_table(results)
     print()
     print(table)
     report = write_report(results, args, start)
+    print(f"\nWrote {args.output}")
+    return report
+
+
+def merge_main(args):
+    """``--merge``: pools the given reports, prints the table and writes ``--output``."""
+    if os.path.abspath(args.output) in {os.path.abspath(path) for path in args.merge}:
+        raise SystemExit(f"--output {args.output} is one of the reports being merged; choose a new file")
+    reports = []
+    for path in args.merge:
+        with open(path) as file:
+            reports.append(json.load(file))
+    try:
+        results = merge_reports(reports, args.merge)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    report = {
+        "benchmark": "mixtures",
+        "config": reports[0]["config"],
+        "merged_from": list(args.merge),
+        "targets_high_quality_fraction": TARGETS,
+        "published_best_pacgan": reports[0]["published_best_pacgan"],
+        "results": results,
+        "markdown": markdown_table(results),
+        "platforms": sorted({r.get("platform", "unknown") for r in reports}),
+    }
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
+    with open(args.output, "w") as file:
+        json.dump(report, file, indent=2, default=float)
+    print(report["markdown"])
     print(f"\nWrote {args.output}")
     return report
 
