@@ -387,3 +387,25 @@ def test_fashion_info_names_its_source():
     entry = tfgen.data.info("fashion_mnist")
     assert entry["available"]
     assert entry["source"].startswith(("IDX files in", "tensorflow-datasets"))
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        pytest.param("fashion_mnist", {}, marks=needs_fashion),
+        pytest.param("fashion_mnist", {"repeat": True, "drop_remainder": True}, marks=needs_fashion),
+        pytest.param("fashion_mnist", {"binarize": True}, marks=needs_fashion),
+        pytest.param("fashion_mnist", {"binarize": True, "repeat": True}, marks=needs_fashion),
+        ("digits", {}),
+        ("ring8", {"repeat": True}),
+    ],
+)
+def test_pipelines_turn_off_tf_data_autotuning(name, options):
+    # With model-based autotuning on, destroying an iterator (which fit does
+    # at the end of every epoch) can wait seconds for tf.data's optimisation
+    # thread; tfgen's in-memory pipelines do not need it.
+    dataset = tfgen.data.load(name, batch_size=8, seed=0, **options)
+    assert dataset.options().autotune.enabled is False
+    element = next(iter(dataset))
+    first = element[0] if isinstance(element, tuple) else element
+    assert first.shape[0] == 8

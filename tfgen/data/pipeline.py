@@ -210,7 +210,7 @@ def make_dataset(
             dataset = dataset.map(
                 lambda indices, batch_seed: gather(indices), num_parallel_calls=tf.data.AUTOTUNE
             )
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return _prefetched(dataset)
 
     dataset = tf.data.Dataset.range(num_examples)
     if shuffle:
@@ -224,7 +224,26 @@ def make_dataset(
         dataset = dataset.map(gather_binarized, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return _prefetched(dataset)
+
+
+def _prefetched(dataset):
+    """Adds the prefetch and turns off tf.data's model-based autotuning.
+
+    With autotuning on, destroying an iterator can wait for tf.data's
+    optimisation thread, which sleeps for ever longer periods as the iterator
+    lives: ``fit`` drops its iterator at the end of every epoch (and of every
+    ``fit`` call), and on TensorFlow 2.21 that stalled training by up to 15 s
+    per epoch on a 2-core machine (``benchmarks/throughput.py``: rounds
+    snapping to 41.0 s whose steps took 26-32 s). Without it the map still
+    runs on every core (``AUTOTUNE`` parallelism falls back to the core
+    count) and ``prefetch(AUTOTUNE)`` still sizes its buffer by itself; the
+    in-memory gather is thousands of times faster than training
+    (``benchmarks/pipeline.py``).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _describe(array):
