@@ -153,7 +153,8 @@ def run_one(name, quick, timeout):
 
 
 def _throughput_headline(result):
-    parts = [f"{key}: {value['median']:.3f} (by CPU time {value.get('median_by_cpu_time', float('nan')):.3f})"
+    parts = [f"{key}: {value['median']:.3f} (by CPU time {value.get('median_by_cpu_time', float('nan')):.3f}; "
+             f"in epoch {value.get('median_in_epoch', float('nan')):.3f})"
              for key, value in result.get("ratios", {}).items()]
     parts += [f"{key} {row['median_images_per_second']:.0f} img/s" for key, row in result.get("contenders", {}).items()
               if "median_images_per_second" in row]

@@ -35,8 +35,12 @@ Each in float32 and, where the machine computes bfloat16 natively (or when
 A round of a loop contender iterates a fresh iterator for ``--steps``
 batches; a round of a fit contender is ``fit(data, epochs=1,
 steps_per_epoch=--steps)``: both include creating the iterator, like an
-epoch. Reported: median images/s over rounds, the ratios fit/loop (median
-of the per-round ratios of wall time; also of process CPU time, which other
+epoch, and ``fit`` also its per-call set-up (callbacks, data adapter,
+distributed iterator: a fixed cost of a few tenths of a second that a short
+round magnifies). So each round is also timed from the start of its first
+step to the end of its last ("in epoch": the rate a long epoch converges
+to; the set-up per round is reported in seconds). Reported: median images/s over rounds, the ratios fit/loop (median
+of the per-round ratios of wall time, whole round and in epoch; also of process CPU time, which other
 processes on the machine disturb less), FLOPs of one train step counted analytically
 (2 x the multiply-accumulates of every Dense/Conv2D/Conv2DTranspose pass the
 step runs: forwards, weight gradients, input gradients; elementwise work not
@@ -200,12 +204,29 @@ class LoopContender:
     def __init__(self, name, family, dtype, dataset, step, flops_per_step):
         self.name, self.family, self.dtype, self.dataset, self.step = name, family, dtype, dataset, step
         self.flops_per_step = flops_per_step
+        self.steps_seconds = self.steps_cpu_seconds = None
 
     def run(self, steps):
         iterator = iter(self.dataset)
+        # The steps alone (from before the first batch is read to the end of the
+        # last step): what a long epoch converges to.
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(steps):
             result = self.step(next(iterator))
         float(result)  # the step has finished
+        self.steps_seconds = time.perf_counter() - start
+        self.steps_cpu_seconds = time.process_time() - cpu_start
+
+
+class _StepsTimer(keras.callbacks.Callback):
+    """Wall and CPU time from the start of the first batch to the end of the last one of ``fit``."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end, self.cpu_end = time.perf_counter(), time.process_time()
 
 
 class FitContender:
@@ -214,9 +235,15 @@ class FitContender:
     def __init__(self, name, family, dtype, dataset, model, flops_per_step):
         self.name, self.family, self.dtype, self.dataset, self.model = name, family, dtype, dataset, model
         self.flops_per_step = flops_per_step
+        self.steps_seconds = self.steps_cpu_seconds = None
 
     def run(self, steps):
-        self.model.fit(self.dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        # On a CPU a tf.function call returns when its step has run, so the
+        # batch callbacks' clocks bracket the steps (on a GPU they would not).
+        timer = _StepsTimer()
+        self.model.fit(self.dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+        self.steps_seconds = timer.end - timer.start
+        self.steps_cpu_seconds = timer.cpu_end - timer.cpu_start
 
 
 class MatmulContender:
@@ -437,6 +464,8 @@ def main(argv=None):
 
     seconds = {c.name: [] for c in contenders}
     cpu_seconds = {c.name: [] for c in contenders}  # process CPU time: less sensitive to other processes
+    steps_seconds = {c.name: [] for c in contenders if c.family != "peak"}  # the steps alone, without set-up
+    steps_cpu_seconds = {c.name: [] for c in contenders if c.family != "peak"}
     for round_index in range(args.rounds):
         # Alternate the order too, so no contender always follows the same one.
         order = contenders if round_index % 2 == 0 else contenders[::-1]
@@ -446,6 +475,9 @@ def main(argv=None):
             contender.run(steps)
             seconds[contender.name].append(time.perf_counter() - start)
             cpu_seconds[contender.name].append(time.process_time() - cpu_start)
+            if contender.family != "peak":
+                steps_seconds[contender.name].append(contender.steps_seconds)
+                steps_cpu_seconds[contender.name].append(contender.steps_cpu_seconds)
         print(f"round {round_index + 1}/{args.rounds}: "
               + ", ".join(f"{c.name} {args.batch_size * args.steps / seconds[c.name][-1]:.0f}"
                           for c in contenders if c.family != "peak"), flush=True)
@@ -464,6 +496,7 @@ def main(argv=None):
             continue
         images = [args.batch_size * args.steps / s for s in seconds[contender.name]]
         median = statistics.median(images)
+        steps_images = [args.batch_size * args.steps / s for s in steps_seconds[contender.name]]
         gflops = contender.flops_per_step / 1e9 * median / args.batch_size
         rows[contender.name] = {
             "family": contender.family,
@@ -474,6 +507,13 @@ def main(argv=None):
                 args.batch_size * args.steps / s for s in cpu_seconds[contender.name]
             ),
             "cpu_seconds": cpu_seconds[contender.name],
+            # Without the per-round set-up (iterator; for fit also callbacks,
+            # data adapter, distributed iterator): the rate inside a long epoch.
+            "steps_images_per_second": steps_images,
+            "median_steps_images_per_second": statistics.median(steps_images),
+            "median_setup_seconds_per_round": statistics.median(
+                total - inside for total, inside in zip(seconds[contender.name], steps_seconds[contender.name])
+            ),
             "gflop_per_step": contender.flops_per_step / 1e9,
             "achieved_gflops_per_second": gflops,
         }
@@ -493,10 +533,16 @@ def main(argv=None):
             if top_name in seconds and bottom_name in seconds:
                 per_round = [b / t for t, b in zip(seconds[top_name], seconds[bottom_name])]
                 per_round_cpu = [b / t for t, b in zip(cpu_seconds[top_name], cpu_seconds[bottom_name])]
+                in_epoch = [b / t for t, b in zip(steps_seconds[top_name], steps_seconds[bottom_name])]
+                in_epoch_cpu = [b / t for t, b in zip(steps_cpu_seconds[top_name], steps_cpu_seconds[bottom_name])]
                 ratios[f"{label} [{dtype}]"] = {
                     "median": statistics.median(per_round),
                     "per_round": per_round,
                     "median_by_cpu_time": statistics.median(per_round_cpu),
+                    # The steps alone: what the ratio tends to as epochs get longer.
+                    "median_in_epoch": statistics.median(in_epoch),
+                    "in_epoch_per_round": in_epoch,
+                    "median_in_epoch_by_cpu_time": statistics.median(in_epoch_cpu),
                 }
 
     result = {
@@ -514,18 +560,21 @@ def main(argv=None):
         "failures": failures,
     }
     print()
-    print("| contender | images/s (median) | GFLOP/step | GFLOP/s | of matmul peak |")
-    print("|---|---:|---:|---:|---:|")
+    print("| contender | images/s (median) | in epoch | set-up s/round | GFLOP/step | GFLOP/s | of matmul peak |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, row in rows.items():
         if "dtype" in row:
-            print(f"| {name} | {row['median_images_per_second']:.0f} | {row['gflop_per_step']:.1f} | "
+            print(f"| {name} | {row['median_images_per_second']:.0f} | {row['median_steps_images_per_second']:.0f} "
+                  f"| {row['median_setup_seconds_per_round']:.2f} | {row['gflop_per_step']:.1f} | "
                   f"{row['achieved_gflops_per_second']:.0f} | {row.get('fraction_of_matmul_peak', float('nan')):.2f} |")
         else:
             print(f"| {name} (peak) | | | {row['median_gflops_per_second']:.0f} | |")
     print()
     for label, ratio in ratios.items():
         print(f"{label}: {ratio['median']:.3f}  (rounds: {', '.join(f'{r:.3f}' for r in ratio['per_round'])}; "
-              f"by CPU time: {ratio['median_by_cpu_time']:.3f})")
+              f"by CPU time: {ratio['median_by_cpu_time']:.3f}); in epoch: {ratio['median_in_epoch']:.3f} "
+              f"(rounds: {', '.join(f'{r:.3f}' for r in ratio['in_epoch_per_round'])}; "
+              f"by CPU time: {ratio['median_in_epoch_by_cpu_time']:.3f})")
     for name, message in failures.items():
         print(f"FAILED {name}: {message[:500]}")
     print(f"load average: {load_before} at start, {result['machine']['load_average_1min']} at end")
