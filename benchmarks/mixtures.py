@@ -28,9 +28,9 @@ standard deviation is 0.01 on a unit circle).
 Runs can be split over processes or sessions (each writes its own JSON) and
 merged: ``--merge`` pools the runs of every (data, loss) pair over the files,
 refuses files whose settings differ or that repeat a seed, and recomputes the
-summaries. On a 2-core CPU two processes with ``TF_NUM_INTRAOP_THREADS=1``
-train about twice as many of these small MLPs per hour as one process with
-both cores.
+summaries. On a 2-core CPU, two processes with ``TF_NUM_INTRAOP_THREADS=1``
+use the machine at least as well as one process with both cores (these
+MLPs are too small for two threads to help much).
 
 Results go to stdout as a Markdown table and, as JSON, to
 ``benchmarks/results/mixtures.json``.
@@ -204,23 +204,35 @@ def merge_reports(reports, sources=None):
     return results
 
 
-def write_report(results, args, start):
-    """Writes the report of the runs so far (complete or not) to ``args.output``; returns it."""
-    report = {
+def _report(results, config, **extra):
+    return {
         "benchmark": "mixtures",
-        "config": vars(args),
+        "config": config,
         "targets_high_quality_fraction": TARGETS,
         "published_best_pacgan": {k: {"modes": m, "high_quality_fraction": q} for k, (m, q) in PUBLISHED.items()},
         "results": results,
         "markdown": markdown_table(results),
-        "seconds": time.perf_counter() - start,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "platform": platform.platform(),
+        **extra,
     }
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
+
+
+def _write(report, path):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as file:
         json.dump(report, file, indent=2, default=float)
+
+
+def write_report(results, args, start):
+    """Writes the report of the runs so far (complete or not) to ``args.output``; returns it."""
+    report = _report(
+        results,
+        vars(args),
+        seconds=time.perf_counter() - start,
+        tensorflow=tf.__version__,
+        keras=keras.__version__,
+        platform=platform.platform(),
+    )
+    _write(report, args.output)
     return report
 
 
@@ -295,19 +307,13 @@ def merge_main(args):
         results = merge_reports(reports, args.merge)
     except ValueError as error:
         raise SystemExit(str(error)) from None
-    report = {
-        "benchmark": "mixtures",
-        "config": reports[0]["config"],
-        "merged_from": list(args.merge),
-        "targets_high_quality_fraction": TARGETS,
-        "published_best_pacgan": reports[0]["published_best_pacgan"],
-        "results": results,
-        "markdown": markdown_table(results),
-        "platforms": sorted({r.get("platform", "unknown") for r in reports}),
-    }
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    with open(args.output, "w") as file:
-        json.dump(report, file, indent=2, default=float)
+    report = _report(
+        results,
+        {key: reports[0]["config"].get(key) for key in _PROTOCOL_KEYS},  # what every merged file shares
+        merged_from=list(args.merge),
+        platforms=sorted({r.get("platform", "unknown") for r in reports}),
+    )
+    _write(report, args.output)
     print(report["markdown"])
     print(f"\nWrote {args.output}")
     return report
