@@ -35,13 +35,14 @@ Each in float32 and, where the machine computes bfloat16 natively (or when
 A round of a loop contender iterates a fresh iterator for ``--steps``
 batches; a round of a fit contender is ``fit(data, epochs=1,
 steps_per_epoch=--steps)``: both include creating the iterator, like an
-epoch, and ``fit`` also its per-call set-up (callbacks, data adapter,
-distributed iterator: a fixed cost of a few tenths of a second that a short
-round magnifies). So each round is also timed from the start of its first
-step to the end of its last ("in epoch": the rate a long epoch converges
-to; the set-up per round is reported in seconds). Reported: median images/s over rounds, the ratios fit/loop (median
-of the per-round ratios of wall time, whole round and in epoch; also of process CPU time, which other
-processes on the machine disturb less), FLOPs of one train step counted analytically
+epoch, and ``fit`` also its per-call set-up (callbacks, data adapter) and
+the teardown of its iterator (which took seconds per call while tf.data's
+autotuning was on in tfgen's pipelines). So each round is also timed from
+the start of its first step to the end of its last ("in epoch": the rate a
+long epoch converges to), and the set-up per round is reported in seconds.
+Reported: median images/s over rounds, the ratios fit/loop (median of the
+per-round ratios of wall time, whole round and in epoch; also of process
+CPU time, which other processes on the machine disturb less), FLOPs of one train step counted analytically
 (2 x the multiply-accumulates of every Dense/Conv2D/Conv2DTranspose pass the
 step runs: forwards, weight gradients, input gradients; elementwise work not
 counted; see ``gan_flops_per_example``), achieved GFLOP/s, and the peak of a 2048x2048 ``tf.matmul`` (float32 and bfloat16),
