@@ -233,9 +233,10 @@ def _prefetched(dataset):
     With autotuning on, destroying an iterator can wait for tf.data's
     optimisation thread, which sleeps for ever longer periods as the iterator
     lives: ``fit`` drops its iterator at the end of every epoch (and of every
-    ``fit`` call), and on TensorFlow 2.21 that stalled training by up to 15 s
-    per epoch on a 2-core machine (``benchmarks/throughput.py``: rounds
-    snapping to 41.0 s whose steps took 26-32 s). Without it the map still
+    ``fit`` call), and on TensorFlow 2.21 that stalled training by a median
+    12-19 s per ``fit`` call of the GAN on a 2-core machine
+    (``benchmarks/throughput.py``: rounds snapping to 41.0 s whose steps
+    took 26-32 s). Without it the map still
     runs on every core (``AUTOTUNE`` parallelism falls back to the core
     count) and ``prefetch(AUTOTUNE)`` still sizes its buffer by itself; the
     in-memory gather is thousands of times faster than training
