@@ -47,3 +47,27 @@ def write_result(result, path):
         json.dump(result, handle, indent=2)
     print(f"wrote {path}")
     return result
+
+
+def check_mergeable(reports, sources, benchmark, settings_key, protocol_keys):
+    """Raises ``ValueError`` unless ``reports`` are all ``benchmark`` reports with equal protocol settings.
+
+    Args:
+        reports: loaded JSON reports (dicts); ``sources`` names each (file paths) for the messages.
+        benchmark: the ``"benchmark"`` value every report must carry.
+        settings_key: where a report keeps its settings (``"config"``, ``"settings"``).
+        protocol_keys: the settings that must be equal for the numbers to be comparable.
+    """
+    if not reports:
+        raise ValueError("a merge needs at least one report, got none")
+    for report, source in zip(reports, sources):
+        if report.get("benchmark") != benchmark:
+            raise ValueError(f"{source} is not a {benchmark} report (benchmark={report.get('benchmark')!r})")
+    reference, reference_source = reports[0][settings_key], sources[0]
+    for report, source in zip(reports[1:], sources[1:]):
+        for key in protocol_keys:
+            if report[settings_key].get(key) != reference.get(key):
+                raise ValueError(
+                    f"cannot merge {source} into {reference_source}: {key} is {report[settings_key].get(key)!r} "
+                    f"there and {reference.get(key)!r} here; merged reports must share {', '.join(protocol_keys)}"
+                )

@@ -49,6 +49,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.common import check_mergeable  # noqa: E402
 import tfgen.data  # noqa: E402
 from tfgen.data import mixtures  # noqa: E402
 from tfgen.metrics import mode_coverage  # noqa: E402
@@ -166,20 +167,7 @@ def merge_reports(reports, sources=None):
     the same (data, loss) pair.
     """
     sources = list(sources or [f"report {i}" for i in range(len(reports))])
-    if not reports:
-        raise ValueError("merge_reports needs at least one report, got none")
-    for report, source in zip(reports, sources):
-        if report.get("benchmark") != "mixtures":
-            raise ValueError(f"{source} is not a mixtures report (benchmark={report.get('benchmark')!r})")
-    reference, reference_source = reports[0]["config"], sources[0]
-    for report, source in zip(reports[1:], sources[1:]):
-        for key in _PROTOCOL_KEYS:
-            if report["config"].get(key) != reference.get(key):
-                raise ValueError(
-                    f"cannot merge {source} into {reference_source}: {key} is "
-                    f"{report['config'].get(key)!r} there and {reference.get(key)!r} here; "
-                    f"merged reports must share {', '.join(_PROTOCOL_KEYS)}"
-                )
+    check_mergeable(reports, sources, "mixtures", "config", _PROTOCOL_KEYS)
     results = {}
     for report, source in zip(reports, sources):
         for dataset, by_loss in report["results"].items():

@@ -18,6 +18,19 @@ images). Real-image features are cached (``$TFGEN_CACHE_DIR``).
     python -m benchmarks.quality_fashion_mnist                                   # full: N = 10000
     python -m benchmarks.quality_fashion_mnist --num-images 2000 --gan-losses hinge --gan-epochs 5
 
+It runs in pieces: ``--train-only`` trains and saves the models (each with a
+``.training.json`` beside it saying how it was trained) and stops;
+``--vae-model`` / ``--gan-model LOSS=PATH`` evaluate saved models,
+``--skip-vae`` / ``--skip-floor`` leave rows out, and ``--merge FILE...
+--output FILE`` pools the rows of reports made with the same protocol
+(refusing reports that differ in it or repeat a row)::
+
+    python -m benchmarks.quality_fashion_mnist --gan-losses none --output vae.json
+    python -m benchmarks.quality_fashion_mnist --train-only --skip-vae --gan-losses hinge
+    python -m benchmarks.quality_fashion_mnist --skip-vae --skip-floor --gan-losses hinge \\
+        --gan-model hinge=runs/quality_fashion_mnist/gan_hinge.keras --output hinge.json
+    python -m benchmarks.quality_fashion_mnist --merge vae.json hinge.json --output all.json
+
 Inception is slow on a CPU (about 5-20 images/s on 2 cores): the full run
 extracts features of 10k images per row. Trained models go to
 ``--models-dir`` (default ``runs/quality_fashion_mnist``, not versioned), and can be reused
@@ -38,6 +51,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.common import check_mergeable  # noqa: E402
 import tfgen  # noqa: E402
 from tfgen.losses import GAN_LOSSES  # noqa: E402
 from tfgen.metrics import extract_features, reference_features  # noqa: E402
@@ -83,6 +97,30 @@ def train_gan(args, loss):
     return gan, time.perf_counter() - start
 
 
+def training_path(model_path):
+    """Where the description of a saved model's training is kept (beside the model)."""
+    return os.path.splitext(model_path)[0] + ".training.json"
+
+
+def save_model(model, path, training):
+    """Saves ``model`` and its training description; refuses to overwrite either."""
+    for target in (path, training_path(path)):
+        if os.path.exists(target):
+            raise SystemExit(f"{target} exists; pass it with --vae-model / --gan-model, or choose another --models-dir")
+    model.save(path)
+    with open(training_path(path), "w") as file:
+        json.dump(training, file, indent=2)
+
+
+def read_training(model_path):
+    """The training description saved beside ``model_path``, or just the path when there is none."""
+    try:
+        with open(training_path(model_path)) as file:
+            return json.load(file)
+    except FileNotFoundError:
+        return {"training": model_path}
+
+
 def scores(name, inception_fake, fashion_fake, real, args, **extra):
     kid, kid_std = kernel_distance_from_activations(real["inception"], inception_fake, seed=args.seed, return_std=True)
     row = {
@@ -104,9 +142,58 @@ def score_generated(name, images, real, args, **extra):
     return scores(name, inception, fashion, real, args, feature_seconds=round(time.perf_counter() - start, 1), **extra)
 
 
+# Settings that make two reports' numbers comparable (the real set, the sample
+# counts, the seed of the generated images and of the KID subsets).
+_PROTOCOL_KEYS = ("num_images", "fashion_images", "seed")
+
+
+def merge_reports(reports, sources=None):
+    """Pools the rows of several ``quality_fashion_mnist`` reports into one report.
+
+    Raises ``ValueError`` when a report is of another benchmark, when two differ
+    in a protocol setting (``_PROTOCOL_KEYS``) or when two hold a row of the same
+    model.
+    """
+    sources = list(sources or [f"report {i}" for i in range(len(reports))])
+    check_mergeable(reports, sources, "quality_fashion_mnist", "settings", _PROTOCOL_KEYS)
+    rows, seen = [], {}
+    for report, source in zip(reports, sources):
+        for row in report["rows"]:
+            if row["model"] in seen:
+                raise ValueError(f"{source} repeats the row {row['model']!r}, already in {seen[row['model']]}")
+            seen[row["model"]] = source
+            rows.append(dict(row, source=source))
+    return {
+        "benchmark": "quality_fashion_mnist",
+        "settings": {key: reports[0]["settings"].get(key) for key in _PROTOCOL_KEYS},
+        "rows": rows,
+        "merged_from": {source: report["settings"] for report, source in zip(reports, sources)},
+        "versions": reports[0].get("versions"),
+        "machine": reports[0].get("machine"),
+    }
+
+
+def merge_files(paths, output):
+    """Merges the reports in ``paths`` into ``output`` (never one of the inputs); returns the report."""
+    if os.path.abspath(output) in {os.path.abspath(path) for path in paths}:
+        raise SystemExit(f"--output {output} is one of the --merge inputs; choose another file")
+    reports = []
+    for path in paths:
+        with open(path) as file:
+            reports.append(json.load(file))
+    try:
+        report = merge_reports(reports, paths)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, "w") as file:
+        json.dump(report, file, indent=2)
+    return report
+
+
 def markdown(rows, args):
     lines = [
-        f"| model | FID ({args.num_images} vs test) | KID x 1000 | fashion_fd ({args.fashion_images}) | training |",
+        f"| model | FID ({args['num_images']} vs test) | KID x 1000 | fashion_fd ({args['fashion_images']}) | training |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
@@ -130,11 +217,21 @@ def main(argv=None):
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-vae", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true", help="leave out the training-set row")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train and save the models (in --models-dir), then stop before any features")
     parser.add_argument("--vae-model", default=None, help="evaluate this .keras VAE instead of training one")
     parser.add_argument("--gan-model", action="append", help="LOSS=PATH: evaluate this .keras GAN for LOSS")
     parser.add_argument("--models-dir", default=os.path.join("runs", "quality_fashion_mnist"))
     parser.add_argument("--output", default=os.path.join("benchmarks", "results", "quality_fashion_mnist.json"))
+    parser.add_argument("--merge", nargs="+", metavar="FILE",
+                        help="pool the rows of these reports into --output (no training, no features)")
     args = parser.parse_args(argv)
+    if args.merge:
+        report = merge_files(args.merge, args.output)
+        print(markdown(report["rows"], report["settings"]))
+        print(f"\nwrote {args.output}")
+        return
     losses = [] if args.gan_losses == "none" else [loss.strip() for loss in args.gan_losses.split(",") if loss.strip()]
     for loss in losses:
         if loss not in GAN_LOSSES:
@@ -144,6 +241,32 @@ def main(argv=None):
     os.makedirs(args.models_dir, exist_ok=True)
 
     started = time.perf_counter()
+    # Models first (train or load), so that a --train-only run never touches Inception.
+    models = []
+    if not args.skip_vae:
+        models.append(("VAE (Bernoulli, latent 16)", "vae", args.vae_model, lambda: train_vae(args),
+                       f"{args.vae_epochs} epochs"))
+    for loss in losses:
+        models.append((f"GAN ({loss})", f"gan_{loss}", gan_models.get(loss), lambda loss=loss: train_gan(args, loss),
+                       f"{args.gan_epochs} epochs"))
+    for name, stem, path, train, epochs in models:
+        target = os.path.join(args.models_dir, f"{stem}.keras")
+        if not path and os.path.exists(target):  # checked before hours of training, not after
+            raise SystemExit(f"{target} exists; pass it with --vae-model / --gan-model, or choose another --models-dir")
+    loaded = []
+    for name, stem, path, train, epochs in models:
+        if path:
+            model, training = keras.models.load_model(path), read_training(path)
+        else:
+            model, seconds = train()
+            path = os.path.join(args.models_dir, f"{stem}.keras")
+            training = {"training": f"{epochs}, {seconds / 60:.0f} min", "train_seconds": round(seconds, 1)}
+            save_model(model, path, training)
+            print(f"saved {path} ({training['training']})", flush=True)
+        loaded.append((name, model, training))
+    if args.train_only:
+        return
+
     real = {
         name: reference_features("fashion_mnist", "test", n, name)["activations"]
         for name, n in (("inception", args.num_images), ("fashion_classifier", args.fashion_images))
@@ -164,35 +287,20 @@ def main(argv=None):
         with open(args.output, "w") as file:
             json.dump(report, file, indent=2)
 
-    floor = {
-        name: reference_features("fashion_mnist", "train", n, name)["activations"]
-        for name, n in (("inception", args.num_images), ("fashion_classifier", args.fashion_images))
-    }
-    record(scores("training set (floor)", floor["inception"], floor["fashion_classifier"], real, args,
-                  training="first N training images"))
+    if not args.skip_floor:
+        floor = {
+            name: reference_features("fashion_mnist", "train", n, name)["activations"]
+            for name, n in (("inception", args.num_images), ("fashion_classifier", args.fashion_images))
+        }
+        record(scores("training set (floor)", floor["inception"], floor["fashion_classifier"], real, args,
+                      training="first N training images"))
 
-    if not args.skip_vae:
-        if args.vae_model:
-            vae, seconds, training = keras.models.load_model(args.vae_model), None, args.vae_model
-        else:
-            vae, seconds = train_vae(args)
-            vae.save(os.path.join(args.models_dir, "vae.keras"))
-            training = f"{args.vae_epochs} epochs, {seconds / 60:.0f} min"
-        images = np.asarray(vae.generate(count, seed=args.seed))
-        record(score_generated("VAE (Bernoulli, latent 16)", images, real, args, training=training, train_seconds=seconds))
-
-    for loss in losses:
-        if loss in gan_models:
-            gan, seconds, training = keras.models.load_model(gan_models[loss]), None, gan_models[loss]
-        else:
-            gan, seconds = train_gan(args, loss)
-            gan.save(os.path.join(args.models_dir, f"gan_{loss}.keras"))
-            training = f"{args.gan_epochs} epochs, {seconds / 60:.0f} min"
-        images = np.asarray(gan.generate(count, seed=args.seed))
-        record(score_generated(f"GAN ({loss})", images, real, args, training=training, train_seconds=seconds))
+    for name, model, training in loaded:
+        images = np.asarray(model.generate(count, seed=args.seed))
+        record(score_generated(name, images, real, args, **training))
 
     print()
-    print(markdown(report["rows"], args))
+    print(markdown(report["rows"], vars(args)))
     print(f"\nwrote {args.output} ({report['seconds'] / 60:.1f} min)")
 
 
