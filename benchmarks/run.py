@@ -12,7 +12,9 @@ with the full or the quick argument set of :data:`BENCHMARKS`:
 A full run writes each benchmark's own result file (``benchmarks/results/<name>.json``)
 and ``benchmarks/results/<YYYY-MM-DD>.json`` / ``.md``. A quick run writes the
 benchmarks' files under ``benchmarks/output/quick/`` (so it never overwrites a
-full result) and ``benchmarks/results/<YYYY-MM-DD>-quick.json`` / ``.md``.
+full result; each quick run of a benchmark first empties its folder there, so
+models saved by the last quick run never stand in the way) and
+``benchmarks/results/<YYYY-MM-DD>-quick.json`` / ``.md``.
 Every row records the machine's load average before and after it ran.
 """
 
@@ -20,6 +22,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -121,6 +124,8 @@ def _json_lines(text):
 
 def run_one(name, quick, timeout):
     command, output = command_for(name, quick)
+    if quick:  # a quick run's folder is scratch: its models and files are the last quick run's
+        shutil.rmtree(_quick(name), ignore_errors=True)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     row = {"command": " ".join(["python"] + command[1:]), "load_average_1min_before": round(os.getloadavg()[0], 2)}
     print(f"\n=== {name}: {row['command']}", flush=True)

@@ -47,3 +47,29 @@ def test_only_and_list_parse(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("python -m benchmarks.throughput --quick")
+
+
+def test_a_quick_run_starts_from_an_empty_folder_and_a_full_run_touches_nothing(tmp_path, monkeypatch):
+    # benchmarks.quality_fashion_mnist refuses to overwrite a saved model, so a
+    # second quick run would fail if the first one's models were still there.
+    monkeypatch.chdir(tmp_path)
+    stale = tmp_path / run._quick("quality_fashion_mnist", "models", "gan_hinge.keras")
+    full = tmp_path / run.RESULTS_DIR / "quality_fashion_mnist.json"
+    for path in (stale, full):
+        path.parent.mkdir(parents=True)
+        path.write_text('{"from": "an earlier run"}')
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        return run.subprocess.CompletedProcess(command, 0, stdout="", stderr="")
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    assert run.run_one("quality_fashion_mnist", quick=True, timeout=10)["returncode"] == 0
+    assert not stale.exists()
+    assert full.read_text() == '{"from": "an earlier run"}'
+    assert calls and calls[0][2] == "benchmarks.quality_fashion_mnist"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("kept")
+    run.run_one("quality_fashion_mnist", quick=False, timeout=10)
+    assert stale.read_text() == "kept" and full.read_text() == '{"from": "an earlier run"}'
