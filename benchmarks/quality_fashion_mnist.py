@@ -102,11 +102,16 @@ def training_path(model_path):
     return os.path.splitext(model_path)[0] + ".training.json"
 
 
-def save_model(model, path, training):
-    """Saves ``model`` and its training description; refuses to overwrite either."""
+def refuse_to_overwrite(path):
+    """Stops with a clear message when ``path`` or its training description exists."""
     for target in (path, training_path(path)):
         if os.path.exists(target):
             raise SystemExit(f"{target} exists; pass it with --vae-model / --gan-model, or choose another --models-dir")
+
+
+def save_model(model, path, training):
+    """Saves ``model`` and its training description; refuses to overwrite either."""
+    refuse_to_overwrite(path)
     model.save(path)
     with open(training_path(path), "w") as file:
         json.dump(training, file, indent=2)
@@ -250,9 +255,8 @@ def main(argv=None):
         models.append((f"GAN ({loss})", f"gan_{loss}", gan_models.get(loss), lambda loss=loss: train_gan(args, loss),
                        f"{args.gan_epochs} epochs"))
     for name, stem, path, train, epochs in models:
-        target = os.path.join(args.models_dir, f"{stem}.keras")
-        if not path and os.path.exists(target):  # checked before hours of training, not after
-            raise SystemExit(f"{target} exists; pass it with --vae-model / --gan-model, or choose another --models-dir")
+        if not path:  # checked before hours of training, not after
+            refuse_to_overwrite(os.path.join(args.models_dir, f"{stem}.keras"))
     loaded = []
     for name, stem, path, train, epochs in models:
         if path:
