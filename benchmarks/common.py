@@ -71,3 +71,22 @@ def check_mergeable(reports, sources, benchmark, settings_key, protocol_keys):
                     f"cannot merge {source} into {reference_source}: {key} is {report[settings_key].get(key)!r} "
                     f"there and {reference.get(key)!r} here; merged reports must share {', '.join(protocol_keys)}"
                 )
+
+
+def merge_files(paths, output, merge):
+    """Reads the reports in ``paths``; returns them and ``merge(reports, paths)``, for a ``--merge`` command.
+
+    Stops with a clear message (``SystemExit``) when ``output`` is one of
+    ``paths`` (a merge never overwrites an input) or when ``merge`` refuses the
+    reports (its ``ValueError``).
+    """
+    if os.path.abspath(output) in {os.path.abspath(path) for path in paths}:
+        raise SystemExit(f"--output {output} is one of the reports being merged; choose a new file")
+    reports = []
+    for path in paths:
+        with open(path) as file:
+            reports.append(json.load(file))
+    try:
+        return reports, merge(reports, list(paths))
+    except ValueError as error:
+        raise SystemExit(str(error)) from None

@@ -49,7 +49,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.common import check_mergeable  # noqa: E402
+from benchmarks.common import check_mergeable, merge_files  # noqa: E402
 import tfgen.data  # noqa: E402
 from tfgen.data import mixtures  # noqa: E402
 from tfgen.metrics import mode_coverage  # noqa: E402
@@ -285,16 +285,7 @@ def main(argv=None):
 
 def merge_main(args):
     """``--merge``: pools the given reports, prints the table and writes ``--output``."""
-    if os.path.abspath(args.output) in {os.path.abspath(path) for path in args.merge}:
-        raise SystemExit(f"--output {args.output} is one of the reports being merged; choose a new file")
-    reports = []
-    for path in args.merge:
-        with open(path) as file:
-            reports.append(json.load(file))
-    try:
-        results = merge_reports(reports, args.merge)
-    except ValueError as error:
-        raise SystemExit(str(error)) from None
+    reports, results = merge_files(args.merge, args.output, merge_reports)
     report = _report(
         results,
         {key: reports[0]["config"].get(key) for key in _PROTOCOL_KEYS},  # what every merged file shares

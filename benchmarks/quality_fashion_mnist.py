@@ -51,7 +51,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.common import check_mergeable  # noqa: E402
+from benchmarks.common import check_mergeable, merge_files, write_result  # noqa: E402
 import tfgen  # noqa: E402
 from tfgen.losses import GAN_LOSSES  # noqa: E402
 from tfgen.metrics import extract_features, reference_features  # noqa: E402
@@ -178,24 +178,6 @@ def merge_reports(reports, sources=None):
     }
 
 
-def merge_files(paths, output):
-    """Merges the reports in ``paths`` into ``output`` (never one of the inputs); returns the report."""
-    if os.path.abspath(output) in {os.path.abspath(path) for path in paths}:
-        raise SystemExit(f"--output {output} is one of the --merge inputs; choose another file")
-    reports = []
-    for path in paths:
-        with open(path) as file:
-            reports.append(json.load(file))
-    try:
-        report = merge_reports(reports, paths)
-    except ValueError as error:
-        raise SystemExit(str(error)) from None
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w") as file:
-        json.dump(report, file, indent=2)
-    return report
-
-
 def markdown(rows, args):
     lines = [
         f"| model | FID ({args['num_images']} vs test) | KID x 1000 | fashion_fd ({args['fashion_images']}) | training |",
@@ -233,9 +215,9 @@ def main(argv=None):
                         help="pool the rows of these reports into --output (no training, no features)")
     args = parser.parse_args(argv)
     if args.merge:
-        report = merge_files(args.merge, args.output)
-        print(markdown(report["rows"], report["settings"]))
-        print(f"\nwrote {args.output}")
+        report = merge_files(args.merge, args.output, merge_reports)[1]
+        print(markdown(report["rows"], report["settings"]) + "\n")
+        write_result(report, args.output)
         return
     losses = [] if args.gan_losses == "none" else [loss.strip() for loss in args.gan_losses.split(",") if loss.strip()]
     for loss in losses:

@@ -54,7 +54,7 @@ def test_merge_command_writes_a_new_file_and_never_overwrites_an_input(tmp_path,
         with open(paths[-1], "w") as file:
             json.dump(report, file)
     before = [open(path).read() for path in paths]
-    with pytest.raises(SystemExit, match="is one of the --merge inputs"):
+    with pytest.raises(SystemExit, match="is one of the reports being merged"):
         quality.main(["--merge", *paths, "--output", paths[0]])
     assert [open(path).read() for path in paths] == before
     output = str(tmp_path / "all.json")
