@@ -31,6 +31,9 @@ It runs in pieces: ``--train-only`` trains and saves the models (each with a
         --gan-model hinge=runs/quality_fashion_mnist/gan_hinge.keras --output hinge.json
     python -m benchmarks.quality_fashion_mnist --merge vae.json hinge.json --output all.json
 
+``--label TEXT`` adds TEXT to the model rows' names (``GAN (hinge, 30 epochs)``),
+so that a longer run of one loss can be merged beside its shorter one.
+
 Inception is slow on a CPU (about 5-20 images/s on 2 cores): the full run
 extracts features of 10k images per row. Trained models go to
 ``--models-dir`` (default ``runs/quality_fashion_mnist``, not versioned), and can be reused
@@ -126,6 +129,16 @@ def read_training(model_path):
         return {"training": model_path}
 
 
+def row_name(name, label):
+    """``name`` with ``label`` added inside its brackets: ``row_name("GAN (hinge)", "30 epochs")`` is
+    ``"GAN (hinge, 30 epochs)"``; a name without brackets gets them."""
+    if not label:
+        return name
+    if name.endswith(")") and "(" in name:
+        return f"{name[:-1]}, {label})"
+    return f"{name} ({label})"
+
+
 def scores(name, inception_fake, fashion_fake, real, args, **extra):
     kid, kid_std = kernel_distance_from_activations(real["inception"], inception_fake, seed=args.seed, return_std=True)
     row = {
@@ -203,6 +216,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label", default=None,
+                        help="added to every model row's name, e.g. '30 epochs' gives 'GAN (hinge, 30 epochs)', "
+                             "so that reports of differently trained models of one kind can be merged")
     parser.add_argument("--skip-vae", action="store_true")
     parser.add_argument("--skip-floor", action="store_true", help="leave out the training-set row")
     parser.add_argument("--train-only", action="store_true",
@@ -231,10 +247,10 @@ def main(argv=None):
     # Models first (train or load), so that a --train-only run never touches Inception.
     models = []
     if not args.skip_vae:
-        models.append(("VAE (Bernoulli, latent 16)", "vae", args.vae_model, lambda: train_vae(args),
+        models.append((row_name("VAE (Bernoulli, latent 16)", args.label), "vae", args.vae_model, lambda: train_vae(args),
                        f"{args.vae_epochs} epochs"))
     for loss in losses:
-        models.append((f"GAN ({loss})", f"gan_{loss}", gan_models.get(loss), lambda loss=loss: train_gan(args, loss),
+        models.append((row_name(f"GAN ({loss})", args.label), f"gan_{loss}", gan_models.get(loss), lambda loss=loss: train_gan(args, loss),
                        f"{args.gan_epochs} epochs"))
     for name, stem, path, train, epochs in models:
         if not path:  # checked before hours of training, not after
@@ -269,9 +285,7 @@ def main(argv=None):
     def record(row):
         report["rows"].append(row)
         report["seconds"] = round(time.perf_counter() - started, 1)
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w") as file:
-            json.dump(report, file, indent=2)
+        write_result(report, args.output)  # after every row: hours of features are never lost
 
     if not args.skip_floor:
         floor = {
@@ -287,7 +301,7 @@ def main(argv=None):
 
     print()
     print(markdown(report["rows"], vars(args)))
-    print(f"\nwrote {args.output} ({report['seconds'] / 60:.1f} min)")
+    print(f"\n{len(report['rows'])} rows in {args.output} ({report['seconds'] / 60:.1f} min)")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,13 @@ def test_training_refuses_to_start_when_its_model_file_exists(tmp_path):
     with pytest.raises(SystemExit, match="gan_hinge.keras exists; pass it with --vae-model / --gan-model"):
         quality.main(["--train-only", "--skip-vae", "--gan-losses", "hinge", "--models-dir", str(tmp_path)])
     assert (tmp_path / "gan_hinge.keras").read_text() == "a model trained for hours"
+
+
+def test_labels_keep_rows_of_differently_trained_models_apart():
+    assert quality.row_name("GAN (hinge)", None) == "GAN (hinge)"
+    assert quality.row_name("GAN (hinge)", "30 epochs") == "GAN (hinge, 30 epochs)"
+    assert quality.row_name("VAE", "30 epochs") == "VAE (30 epochs)"
+    short = _report(_row("GAN (hinge)", 40.0))
+    long = _report(_row(quality.row_name("GAN (hinge)", "30 epochs"), 25.0), gan_epochs=30)
+    merged = quality.merge_reports([short, long], ["short.json", "long.json"])
+    assert [row["model"] for row in merged["rows"]] == ["GAN (hinge)", "GAN (hinge, 30 epochs)"]
