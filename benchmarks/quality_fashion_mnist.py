@@ -33,6 +33,12 @@ It runs in pieces: ``--train-only`` trains and saves the models (each with a
 
 ``--label TEXT`` adds TEXT to the model rows' names (``GAN (hinge, 30 epochs)``),
 so that a longer run of one loss can be merged beside its shorter one.
+``--gan-resume LOSS=PATH`` trains a saved GAN on (its optimizers, EMA and step
+counter restored) up to ``--gan-epochs`` epochs in all and saves it as a new
+model, ``gan_LOSS_<epochs>epochs.keras``; the saved one is left as it was::
+
+    python -m benchmarks.quality_fashion_mnist --train-only --skip-vae --gan-losses hinge --gan-epochs 60 \
+        --gan-resume hinge=runs/quality_fashion_mnist/gan_hinge.keras
 
 Inception is slow on a CPU (about 5-20 images/s on 2 cores): the full run
 extracts features of 10k images per row. Trained models go to
@@ -72,11 +78,11 @@ GAN_COMPILE = {
 }
 
 
-def _parse_models(values):
+def _parse_models(values, option="--gan-model"):
     models = {}
     for value in values or []:
         if "=" not in value:
-            raise SystemExit(f"--gan-model expects LOSS=PATH, got {value!r}")
+            raise SystemExit(f"{option} expects LOSS=PATH, got {value!r}")
         loss, path = value.split("=", 1)
         models[loss] = path
     return models
@@ -98,6 +104,41 @@ def train_gan(args, loss):
     start = time.perf_counter()
     gan.fit(data, epochs=args.gan_epochs, steps_per_epoch=args.steps_per_epoch, verbose=2)
     return gan, time.perf_counter() - start
+
+
+def epochs_done(gan, steps_per_epoch, path):
+    """Whole epochs a saved GAN has trained for (its step counter over ``steps_per_epoch``)."""
+    steps = int(gan.step_counter.numpy())
+    if steps % steps_per_epoch:
+        raise SystemExit(f"{path} has trained {steps} steps, not a whole number of epochs of {steps_per_epoch} "
+                         "steps; pass the --steps-per-epoch and --batch-size it was trained with")
+    return steps // steps_per_epoch
+
+
+def resume_gan(args, loss, path):
+    """Continues training the GAN saved at ``path`` (optimizer and EMA state included) up to
+    ``--gan-epochs`` epochs in all; returns it, the epochs it had, and the seconds of this part."""
+    data = tfgen.data.load("fashion_mnist", batch_size=args.batch_size, seed=args.seed, drop_remainder=True)
+    gan = keras.models.load_model(path)
+    if not isinstance(gan, GAN) or gan.loss_name != loss:
+        raise SystemExit(f"--gan-resume {loss}={path}: expected a GAN trained with the {loss!r} loss, "
+                         f"got {type(gan).__name__} with loss {getattr(gan, 'loss_name', None)!r}")
+    done = epochs_done(gan, args.steps_per_epoch or int(data.cardinality()), path)
+    if done >= args.gan_epochs:
+        raise SystemExit(f"{path} has already trained {done} epochs; --gan-epochs {args.gan_epochs} must be more")
+    start = time.perf_counter()
+    gan.fit(data, initial_epoch=done, epochs=args.gan_epochs, steps_per_epoch=args.steps_per_epoch, verbose=2)
+    return gan, done, time.perf_counter() - start
+
+
+def resumed_training(previous, path, done, epochs, seconds):
+    """The training description of a GAN trained ``done`` epochs (``previous``, read beside ``path``)
+    and then ``epochs - done`` more in ``seconds``."""
+    if "train_seconds" not in previous:
+        return {"training": f"{epochs} epochs ({done} + {epochs - done} resumed)", "resumed_from": path}
+    total = previous["train_seconds"] + seconds
+    return {"training": f"{epochs} epochs ({done} + {epochs - done} resumed), {total / 60:.0f} min",
+            "train_seconds": round(total, 1), "resumed_from": path}
 
 
 def training_path(model_path):
@@ -225,6 +266,9 @@ def main(argv=None):
                         help="train and save the models (in --models-dir), then stop before any features")
     parser.add_argument("--vae-model", default=None, help="evaluate this .keras VAE instead of training one")
     parser.add_argument("--gan-model", action="append", help="LOSS=PATH: evaluate this .keras GAN for LOSS")
+    parser.add_argument("--gan-resume", action="append",
+                        help="LOSS=PATH: train this saved GAN on, up to --gan-epochs epochs in all, instead of "
+                             "training one from scratch (saved as a new model in --models-dir)")
     parser.add_argument("--models-dir", default=os.path.join("runs", "quality_fashion_mnist"))
     parser.add_argument("--output", default=os.path.join("benchmarks", "results", "quality_fashion_mnist.json"))
     parser.add_argument("--merge", nargs="+", metavar="FILE",
@@ -240,6 +284,9 @@ def main(argv=None):
         if loss not in GAN_LOSSES:
             raise SystemExit(f"Unknown GAN loss {loss!r}. Valid losses: {sorted(GAN_LOSSES)}")
     gan_models = _parse_models(args.gan_model)
+    gan_resume = _parse_models(args.gan_resume, "--gan-resume")
+    for loss in set(gan_models) & set(gan_resume):
+        raise SystemExit(f"--gan-model and --gan-resume both name the {loss!r} GAN; pass one of them")
     count = max(args.num_images, args.fashion_images)
     os.makedirs(args.models_dir, exist_ok=True)
 
@@ -250,6 +297,11 @@ def main(argv=None):
         models.append((row_name("VAE (Bernoulli, latent 16)", args.label), "vae", args.vae_model, lambda: train_vae(args),
                        f"{args.vae_epochs} epochs"))
     for loss in losses:
+        if loss in gan_resume:
+            source = gan_resume[loss]
+            models.append((row_name(f"GAN ({loss})", args.label), f"gan_{loss}_{args.gan_epochs}epochs", None,
+                           lambda loss=loss, source=source: resume_gan(args, loss, source), source))
+            continue
         models.append((row_name(f"GAN ({loss})", args.label), f"gan_{loss}", gan_models.get(loss), lambda loss=loss: train_gan(args, loss),
                        f"{args.gan_epochs} epochs"))
     for name, stem, path, train, epochs in models:
@@ -260,9 +312,14 @@ def main(argv=None):
         if path:
             model, training = keras.models.load_model(path), read_training(path)
         else:
-            model, seconds = train()
+            result = train()
             path = os.path.join(args.models_dir, f"{stem}.keras")
-            training = {"training": f"{epochs}, {seconds / 60:.0f} min", "train_seconds": round(seconds, 1)}
+            if len(result) == 3:  # resumed: ``epochs`` names the saved GAN it continued
+                model, done, seconds = result
+                training = resumed_training(read_training(epochs), epochs, done, args.gan_epochs, seconds)
+            else:
+                model, seconds = result
+                training = {"training": f"{epochs}, {seconds / 60:.0f} min", "train_seconds": round(seconds, 1)}
             save_model(model, path, training)
             print(f"saved {path} ({training['training']})", flush=True)
         loaded.append((name, model, training))

@@ -95,3 +95,31 @@ def test_labels_keep_rows_of_differently_trained_models_apart():
     long = _report(_row(quality.row_name("GAN (hinge)", "30 epochs"), 25.0), gan_epochs=30)
     merged = quality.merge_reports([short, long], ["short.json", "long.json"])
     assert [row["model"] for row in merged["rows"]] == ["GAN (hinge)", "GAN (hinge, 30 epochs)"]
+
+
+class _Trained:
+    def __init__(self, steps):
+        self.step_counter = keras.Variable(steps, dtype="int64")
+
+
+def test_a_resumed_gan_counts_its_epochs_from_its_step_counter():
+    assert quality.epochs_done(_Trained(39 * 468), 468, "gan.keras") == 39
+    with pytest.raises(SystemExit, match="gan.keras has trained 470 steps, not a whole number of epochs of 468"):
+        quality.epochs_done(_Trained(470), 468, "gan.keras")
+
+
+def test_a_resumed_gan_says_how_it_was_trained():
+    previous = {"training": "39 epochs, 106 min", "train_seconds": 6355.8}
+    assert quality.resumed_training(previous, "runs/a.keras", 39, 80, 6600.0) == {
+        "training": "80 epochs (39 + 41 resumed), 216 min", "train_seconds": 12955.8, "resumed_from": "runs/a.keras"}
+    assert quality.resumed_training({"training": "runs/b.keras"}, "runs/b.keras", 10, 20, 60.0) == {
+        "training": "20 epochs (10 + 10 resumed)", "resumed_from": "runs/b.keras"}
+
+
+def test_resuming_and_evaluating_one_gan_at_once_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="--gan-model and --gan-resume both name the 'hinge' GAN"):
+        quality.main(["--train-only", "--skip-vae", "--gan-losses", "hinge", "--models-dir", str(tmp_path),
+                      "--gan-model", "hinge=a.keras", "--gan-resume", "hinge=b.keras"])
+    with pytest.raises(SystemExit, match="--gan-resume expects LOSS=PATH, got 'b.keras'"):
+        quality.main(["--train-only", "--skip-vae", "--gan-losses", "hinge", "--models-dir", str(tmp_path),
+                      "--gan-resume", "b.keras"])
