@@ -76,9 +76,37 @@ def test_trailing_bytes_are_an_error(tmp_path):
         idx.read_idx(path)
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(ValueError, match=r"nothing-here.*does not exist"):
-        idx.read_idx(tmp_path / "nothing-here")
+@pytest.mark.parametrize("reader", [idx.read_idx, idx.read_idx_header])
+def test_missing_file_is_file_not_found_naming_path_and_how_to_get_data(tmp_path, reader):
+    # A missing file is not a malformed one: FileNotFoundError (an OSError, not a ValueError).
+    with pytest.raises(FileNotFoundError, match=r"nothing-here.*does not exist.*how_to_get"):
+        reader(tmp_path / "nothing-here")
+
+
+def test_directory_is_not_an_idx_file(tmp_path):
+    with pytest.raises(ValueError, match=r"is not a regular file"):
+        idx.read_idx(tmp_path)
+
+
+@pytest.mark.parametrize("file_name", ["values-idx3-ubyte", "values-idx3-ubyte.gz"])
+def test_header_gives_shape_and_dtype(tmp_path, file_name):
+    path = tmp_path / file_name
+    idx.write_idx(path, np.zeros((7, 3, 2), np.int16))
+    assert idx.read_idx_header(path) == ((7, 3, 2), np.dtype(np.int16))
+
+
+def test_header_reader_checks_raw_file_size_and_magic(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    idx.write_idx(path, np.zeros((4, 5, 5), np.uint8))
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.*truncated.*100.*90"):
+        idx.read_idx_header(path)
+    path.write_bytes(bytes([1, 2, 8, 1, 0, 0, 0, 1, 7]))
+    with pytest.raises(ValueError, match=r"magic number 0x01020801"):
+        idx.read_idx_header(path)
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 3, 0, 0, 0, 9]))[:12])
+    with pytest.raises(ValueError, match=r"corrupt or truncated gzip"):
+        idx.read_idx_header(path)
 
 
 def _write_split(directory, images, labels, split="train"):
@@ -107,6 +135,22 @@ def test_split_reader_rejects_out_of_range_labels(tmp_path):
         sources.load_idx_split(str(tmp_path), "train")
 
 
-def test_split_reader_names_missing_file(tmp_path):
-    with pytest.raises(ValueError, match=r"No test images IDX file.*t10k-images-idx3-ubyte"):
-        sources.load_idx_split(str(tmp_path), "test")
+@pytest.mark.parametrize("reader", [sources.load_idx_split, sources.count_idx_split])
+def test_split_reader_names_missing_file_and_how_to_get_it(tmp_path, reader):
+    with pytest.raises(FileNotFoundError, match=r"No test images IDX file.*t10k-images-idx3-ubyte") as error:
+        reader(str(tmp_path), "test", name="fashion_mnist")
+    assert sources.how_to_get_tfds_style("fashion_mnist") in str(error.value)
+    idx.write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((2, 4, 4), np.uint8))
+    with pytest.raises(FileNotFoundError, match=r"No test labels IDX file.*t10k-labels-idx1-ubyte"):
+        reader(str(tmp_path), "test")
+
+
+def test_split_counter_reads_headers_and_checks_them(tmp_path):
+    _write_split(tmp_path, np.zeros((3, 4, 4), np.uint8), np.array([1, 2, 3], np.uint8))
+    assert sources.count_idx_split(str(tmp_path), "train") == 3
+    _write_split(tmp_path, np.zeros((3, 4, 4), np.uint8), np.array([1, 2], np.uint8))
+    with pytest.raises(ValueError, match=r"3 images but 2 labels"):
+        sources.count_idx_split(str(tmp_path), "train")
+    _write_split(tmp_path, np.zeros((3, 4, 4), np.int32), np.array([1, 2, 3], np.uint8))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz.*int32.*expected uint8 images"):
+        sources.count_idx_split(str(tmp_path), "train")

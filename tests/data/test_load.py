@@ -224,6 +224,8 @@ def test_cifar10_python_batches(isolated_env):
             pickle.dump(batch, handle)
     images, labels = tfgen.data.load_arrays("cifar10", data_dir=isolated_env)
     assert images.shape == (10, 32, 32, 3) and images.dtype == np.uint8
+    assert tfgen.data.num_examples("cifar10", data_dir=isolated_env) == 10
+    assert tfgen.data.num_examples("cifar10", split="test", data_dir=isolated_env) == 2
     np.testing.assert_array_equal(labels[:2], [3, 7])
     with open(directory / "data_batch_1", "rb") as handle:
         first = pickle.load(handle)[b"data"][0]
@@ -290,6 +292,45 @@ def test_prepared_tensorflow_datasets_are_used(monkeypatch, isolated_env):
     )
     batch = next(iter(tfgen.data.load("mnist", batch_size=4, seed=0)))
     assert batch.shape == (4, 28, 28, 1)
+    assert tfgen.data.num_examples("mnist") == 6 and tfgen.data.num_examples("mnist", split="test") == 3
+
+
+# === Counting without decoding ===
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("name", sorted(tfgen.data.DATASETS))
+def test_num_examples_equals_the_loaded_count(name, split):
+    if not tfgen.data.info(name)["available"]:
+        pytest.skip(f"{name} is not available offline")
+    assert tfgen.data.num_examples(name, split) == len(tfgen.data.load_arrays(name, split)[0])
+
+
+def test_num_examples_of_idx_files_reads_only_their_headers(monkeypatch, isolated_env):
+    write_tiny_idx(isolated_env / "mine", num_train=12, num_test=7)
+
+    def no_decoding(path):
+        raise AssertionError(f"num_examples decoded {path}")
+
+    monkeypatch.setattr(idx, "read_idx", no_decoding)
+    assert tfgen.data.num_examples("mnist", data_dir=isolated_env / "mine") == 12
+    assert tfgen.data.num_examples("mnist", split="test", data_dir=isolated_env / "mine") == 7
+    with pytest.raises(ValueError, match=r"not available in data_dir"):
+        tfgen.data.num_examples("mnist", data_dir=isolated_env / "elsewhere")
+
+
+def test_num_examples_with_a_limit_counts_what_load_yields():
+    def loaded(name, limit):
+        return sum(len(batch) for batch in tfgen.data.load(name, batch_size=1000, num_examples=limit))
+
+    for name, limit in (("digits", 100), ("digits", 1437), ("ring8", 250_000)):
+        assert tfgen.data.num_examples(name, limit=limit) == loaded(name, limit) == limit
+    with pytest.raises(ValueError, match=r"num_examples=5000 exceeds the 1437"):
+        tfgen.data.num_examples("digits", limit=5000)
+    with pytest.raises(ValueError, match=r"Expected limit to be None or a positive int, got 0"):
+        tfgen.data.num_examples("digits", limit=0)
+    with pytest.raises(ValueError, match=r"Unknown split 'validation'"):
+        tfgen.data.num_examples("ring8", split="validation")
 
 
 # === Not available offline ===
@@ -343,7 +384,7 @@ def test_digits_resize_to_larger_size():
 
 def test_unknown_dataset_lists_valid_names():
     expected = f"Unknown dataset 'imagenet'. Valid datasets: {sorted(tfgen.data.DATASETS)}"
-    for call in (tfgen.data.load, tfgen.data.load_arrays, tfgen.data.info):
+    for call in (tfgen.data.load, tfgen.data.load_arrays, tfgen.data.info, tfgen.data.num_examples):
         with pytest.raises(ValueError) as error:
             call("imagenet")
         assert str(error.value) == expected
@@ -352,11 +393,11 @@ def test_unknown_dataset_lists_valid_names():
 def test_bad_arguments_name_the_value():
     with pytest.raises(ValueError, match=r"Unknown split 'validation'.*\['test', 'train'\]"):
         tfgen.data.load("digits", split="validation")
-    with pytest.raises(ValueError, match=r"batch_size must be an int > 0, received 0"):
+    with pytest.raises(ValueError, match=r"Expected batch_size to be a positive int, got 0"):
         tfgen.data.load("digits", batch_size=0)
     with pytest.raises(ValueError, match=r"image_size.*\(0, 3\)"):
         tfgen.data.load("digits", image_size=(0, 3))
-    with pytest.raises(ValueError, match=r"seed must be None or an int >= 0, received -1"):
+    with pytest.raises(ValueError, match=r"Expected seed to be None or a non-negative int, got -1"):
         tfgen.data.load("digits", seed=-1)
     with pytest.raises(ValueError, match=r"num_examples=5000 exceeds the 1437"):
         tfgen.data.load("digits", num_examples=5000)

@@ -9,6 +9,8 @@ float32 points ``[B, 2]``.
   digits, ring8, grid25. Nothing is downloaded; see :mod:`tfgen.data.sources`
   for where files are looked up (``$TFGEN_DATA_DIR``, ``data_dir``,
   tensorflow-datasets, ``/usr/share/datasets``).
+* :func:`num_examples`: the size of a split, without decoding it (IDX
+  headers, tensorflow-datasets metadata).
 * :func:`from_numpy` / :func:`from_directory`: your own images.
 
 Example:
@@ -25,7 +27,7 @@ train = tfgen.data.load("fashion_mnist", batch_size=128, seed=0)
 from tfgen.data import idx, mixtures
 from tfgen.data.directory import from_directory
 from tfgen.data.pipeline import from_numpy
-from tfgen.data.registry import DATASETS, DatasetSpec, info, list_datasets, load, load_arrays
+from tfgen.data.registry import DATASETS, DatasetSpec, info, list_datasets, load, load_arrays, num_examples
 
 __all__ = [
     "DATASETS",
@@ -38,4 +40,5 @@ __all__ = [
     "load",
     "load_arrays",
     "mixtures",
+    "num_examples",
 ]

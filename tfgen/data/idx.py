@@ -8,7 +8,9 @@ gzip from the content, not the file name.
 The reader refuses anything that does not match the header exactly (wrong
 magic bytes, unknown dtype code, truncated data, trailing bytes, broken gzip)
 with a ``ValueError`` that names the file and what was wrong, because a
-silently truncated training set is much harder to notice later.
+silently truncated training set is much harder to notice later. A file that
+does not exist raises ``FileNotFoundError``. :func:`read_idx_header` reads
+only the header (shape and dtype), e.g. to count examples cheaply.
 
 Example:
 
@@ -37,12 +39,24 @@ DTYPE_CODES = {
 }
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# 4 magic bytes and at most 255 big-endian uint32 dimension sizes.
+_MAX_HEADER_SIZE = 4 + 4 * 255
+
+
+def _check_exists(path):
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"IDX file {path!r} does not exist. Expected an IDX file such as "
+            "train-images-idx3-ubyte[.gz]; for a registered data set, "
+            "tfgen.data.info(name)['how_to_get'] says how to get its files."
+        )
+    if not os.path.isfile(path):
+        raise ValueError(f"IDX file {path!r} is not a regular file; expected an IDX file, found a directory or device.")
 
 
 def _read_bytes(path):
     """Returns the (decompressed) content of ``path``."""
-    if not os.path.isfile(path):
-        raise ValueError(f"IDX file {path!r} does not exist (or is not a regular file).")
+    _check_exists(path)
     with open(path, "rb") as handle:
         content = handle.read()
     if content[:2] != _GZIP_MAGIC:
@@ -50,30 +64,22 @@ def _read_bytes(path):
     try:
         return gzip.decompress(content)
     except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(
-            f"IDX file {path!r} is a corrupt or truncated gzip file ({error}). "
-            "Expected a complete gzip stream; download or copy the file again."
-        ) from error
+        raise _corrupt_gzip(path, error) from error
 
 
-def read_idx(path):
-    """Reads one IDX file (raw or gzipped) into a NumPy array.
+def _corrupt_gzip(path, error):
+    return ValueError(
+        f"IDX file {path!r} is a corrupt or truncated gzip file ({error}). "
+        "Expected a complete gzip stream; download or copy the file again."
+    )
 
-    Args:
-        path: path of an IDX file, e.g. ``train-images-idx3-ubyte`` or
-            ``train-images-idx3-ubyte.gz``.
 
-    Returns:
-        NumPy array with the shape stored in the header and the native-endian
-        version of the stored dtype (``uint8`` for MNIST images and labels).
+def _parse_header(path, content):
+    """``(shape, dtype, header_size)`` from the first bytes of an IDX file.
 
-    Raises:
-        ValueError: the file is missing, is not valid gzip, has a wrong magic
-            number or unknown dtype code, or its data is shorter or longer than
-            the header's dimensions imply. The message names the file.
+    ``content`` holds the file's (decompressed) bytes, or at least its first
+    ``_MAX_HEADER_SIZE`` bytes.
     """
-    path = os.fspath(path)
-    content = _read_bytes(path)
     if len(content) < 4:
         raise ValueError(
             f"IDX file {path!r} is truncated: it has {len(content)} bytes, "
@@ -100,9 +106,50 @@ def read_idx(path):
             f"({header_size} header bytes) but the file has only {len(content)} bytes."
         )
     shape = tuple(int(size) for size in np.frombuffer(content, ">u4", num_dims, offset=4))
-    dtype = DTYPE_CODES[dtype_code]
+    return shape, DTYPE_CODES[dtype_code], header_size
+
+
+def read_idx_header(path):
+    """The shape and dtype an IDX file declares, without reading its data.
+
+    Reads only the first bytes (decompressing only those of a gzipped file),
+    so it is cheap even for a 47 MB training set. The data itself is checked
+    against the header by :func:`read_idx`; here only a raw (not gzipped)
+    file's size is, since it costs nothing.
+
+    Args:
+        path: path of an IDX file (raw or gzipped).
+
+    Returns:
+        ``(shape, dtype)``: tuple of ints and the native-endian NumPy dtype.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: not a regular file, a broken gzip stream, wrong magic number, unknown dtype
+            code, truncated header, or (raw files) a size that differs from
+            the header's. The message names the file.
+    """
+    path = os.fspath(path)
+    _check_exists(path)
+    with open(path, "rb") as handle:
+        gzipped = handle.read(2) == _GZIP_MAGIC
+    if gzipped:
+        try:
+            with gzip.open(path, "rb") as handle:
+                content = handle.read(_MAX_HEADER_SIZE)
+        except (OSError, EOFError, zlib.error) as error:
+            raise _corrupt_gzip(path, error) from error
+    else:
+        with open(path, "rb") as handle:
+            content = handle.read(_MAX_HEADER_SIZE)
+    shape, dtype, header_size = _parse_header(path, content)
+    if not gzipped:
+        _check_data_size(path, shape, dtype, os.path.getsize(path) - header_size)
+    return shape, dtype.newbyteorder("=")
+
+
+def _check_data_size(path, shape, dtype, found_bytes):
     expected_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found_bytes = len(content) - header_size
     if found_bytes < expected_bytes:
         raise ValueError(
             f"IDX file {path!r} is truncated: shape {shape} of {dtype.name} needs "
@@ -114,6 +161,30 @@ def read_idx(path):
             f"{expected_bytes} data bytes but {found_bytes} are present "
             f"({found_bytes - expected_bytes} trailing bytes)."
         )
+
+
+def read_idx(path):
+    """Reads one IDX file (raw or gzipped) into a NumPy array.
+
+    Args:
+        path: path of an IDX file, e.g. ``train-images-idx3-ubyte`` or
+            ``train-images-idx3-ubyte.gz``.
+
+    Returns:
+        NumPy array with the shape stored in the header and the native-endian
+        version of the stored dtype (``uint8`` for MNIST images and labels).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a regular file or not valid gzip, has a
+            wrong magic number or unknown dtype code, or its data is shorter
+            or longer than the header's dimensions imply. The message names
+            the file.
+    """
+    path = os.fspath(path)
+    content = _read_bytes(path)
+    shape, dtype, header_size = _parse_header(path, content)
+    _check_data_size(path, shape, dtype, len(content) - header_size)
     values = np.frombuffer(content, dtype, offset=header_size).reshape(shape)
     return values.astype(dtype.newbyteorder("="))
 

@@ -27,6 +27,8 @@ import dataclasses
 
 import numpy as np
 
+from tfgen import validation
+
 
 @dataclasses.dataclass(frozen=True)
 class MixtureSpec:
@@ -94,15 +96,12 @@ def sample_mixture(name, num_samples, seed=None):
         ValueError: unknown name or a negative / non-integer ``num_samples``.
     """
     spec = _get(name)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
-        raise ValueError(f"num_samples must be an int >= 0, received {num_samples!r}.")
-    if num_samples < 0:
-        raise ValueError(f"num_samples must be an int >= 0, received {num_samples}.")
+    num_samples = validation.check_non_negative_int("num_samples", num_samples)
     means = spec.means_fn()
     # One row of three uniforms per point, drawn row by row from one stream, is
     # what makes samples prefix-consistent: column 0 picks the component,
     # columns 1-2 give the Gaussian offset through the Box-Muller transform.
-    uniforms = np.random.default_rng(seed).random((int(num_samples), 3))
+    uniforms = np.random.default_rng(seed).random((num_samples, 3))
     components = np.minimum((uniforms[:, 0] * len(means)).astype(np.int64), len(means) - 1)
     radius = np.sqrt(-2.0 * np.log1p(-uniforms[:, 1]))  # 1 - u in (0, 1]: no log(0)
     angle = 2.0 * np.pi * uniforms[:, 2]

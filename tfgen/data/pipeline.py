@@ -19,36 +19,22 @@ Randomness:
 import numpy as np
 import tensorflow as tf
 
+from tfgen import validation
+
 # Offsets the binarisation seed from the shuffle seed so the two draws are not
 # the same random stream when the user passes one seed for both.
 _BINARIZE_SEED_SALT = 5
-
-
-def check_positive_int(value, argument):
-    """Raises ``ValueError`` unless ``value`` is an int > 0; returns it as int."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{argument} must be an int > 0, received {value!r}.")
-    return int(value)
-
-
-def check_seed(seed):
-    """Raises ``ValueError`` unless ``seed`` is ``None`` or an int >= 0."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be None or an int >= 0, received {seed!r}.")
-    return int(seed)
 
 
 def normalize_image_size(image_size):
     """``None``, an int or an ``(height, width)`` pair -> ``None`` or a tuple of 2 ints."""
     if image_size is None:
         return None
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+    if validation.is_int(image_size):
         image_size = (image_size, image_size)
     try:
         height, width = image_size
-        size = (check_positive_int(height, "image_size"), check_positive_int(width, "image_size"))
+        size = (validation.check_positive_int("image_size", height), validation.check_positive_int("image_size", width))
     except (TypeError, ValueError):
         raise ValueError(
             f"image_size must be None, an int > 0 or a (height, width) pair of ints > 0, "
@@ -148,8 +134,8 @@ def make_dataset(
     Returns:
         ``tf.data.Dataset`` of float32 ``[B, ...]`` batches (or pairs with labels).
     """
-    batch_size = check_positive_int(batch_size, "batch_size")
-    seed = check_seed(seed)
+    batch_size = validation.check_positive_int("batch_size", batch_size)
+    seed = validation.check_seed("seed", seed)
     image_size = normalize_image_size(image_size)
     if scale not in ("uint8", "none"):
         raise ValueError(f"Unknown scale {scale!r}. Valid scales: ['none', 'uint8']")
@@ -191,8 +177,7 @@ def make_dataset(
         images = tf.where(uniform < (images + 1.0) / 2.0, 1.0, -1.0)
         return (images, element[1]) if isinstance(element, tuple) else images
 
-    if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
-        raise ValueError(f"start_step must be an int >= 0, received {start_step!r}.")
+    start_step = validation.check_non_negative_int("start_step", start_step)
     if start_step and not repeat:
         raise ValueError(
             f"start_step={start_step} needs repeat=True: only the repeated stream can be resumed."

@@ -5,7 +5,9 @@ Each source is a pair of functions used by :mod:`tfgen.data.registry`:
 * ``locate_<x>(data_dir)`` -> :class:`Location`: fast file-system checks only
   (no decoding, never the network), used by ``list_datasets`` and to pick a
   source before loading;
-* ``load_<x>(split, data_dir)`` -> ``(images uint8 [N, H, W, C], labels int64 [N])``.
+* ``load_<x>(split, data_dir)`` -> ``(images uint8 [N, H, W, C], labels int64 [N])``;
+* ``count_<x>(split, data_dir)`` -> the ``N`` that ``load_<x>`` would return,
+  without decoding the images (IDX headers, tensorflow-datasets metadata).
 
 Lookup order for the MNIST-like data sets (first match wins), so that an
 explicit choice always beats a default:
@@ -88,7 +90,67 @@ def _has_idx_files(directory):
     )
 
 
-def load_idx_split(directory, split, num_classes=10):
+def _idx_split_files(directory, split, name=None):
+    """``(images_path, labels_path)`` of one split; ``FileNotFoundError`` naming what is missing."""
+    paths = []
+    for kind in ("images", "labels"):
+        path = _find_idx_file(directory, split, kind)
+        if path is None:
+            code = "idx3" if kind == "images" else "idx1"
+            how_to_get = "\n" + how_to_get_tfds_style(name) if name is not None else ""
+            raise FileNotFoundError(
+                f"No {split} {kind} IDX file in {directory!r}: expected "
+                f"{IDX_PREFIXES[split]}-{kind}-{code}-ubyte or {IDX_PREFIXES[split]}-{kind}-{code}-ubyte.gz."
+                + how_to_get
+            )
+        paths.append(path)
+    return tuple(paths)
+
+
+def _check_idx_split_headers(images_path, labels_path):
+    """Number of examples of an IDX split, from the two headers; ``ValueError`` if they are not MNIST-like."""
+    images_shape, images_dtype = idx.read_idx_header(images_path)
+    labels_shape, labels_dtype = idx.read_idx_header(labels_path)
+    if images_dtype != np.uint8 or len(images_shape) != 3:
+        raise ValueError(
+            f"IDX file {images_path!r} holds {images_dtype} data of shape {images_shape}; "
+            "expected uint8 images [N, H, W]."
+        )
+    if labels_dtype != np.uint8 or len(labels_shape) != 1:
+        raise ValueError(
+            f"IDX file {labels_path!r} holds {labels_dtype} data of shape {labels_shape}; "
+            "expected uint8 labels [N]."
+        )
+    if images_shape[0] != labels_shape[0]:
+        raise ValueError(
+            f"IDX files {images_path!r} and {labels_path!r} disagree: {images_shape[0]} images "
+            f"but {labels_shape[0]} labels; expected the same count."
+        )
+    return images_shape[0]
+
+
+def count_idx_split(directory, split, name=None):
+    """Number of examples of one split of an MNIST-style IDX directory, from the file headers only.
+
+    Args:
+        directory: folder with the IDX files (see :func:`load_idx_split`).
+        split: ``"train"`` or ``"test"``.
+        name: registered data set name, for instructions in the message of a
+            missing file.
+
+    Returns:
+        int, the ``N`` that :func:`load_idx_split` would return.
+
+    Raises:
+        FileNotFoundError: a file of the split is missing (the message says
+            which names were expected and, given ``name``, how to get them).
+        ValueError: any IDX header error, images not uint8 ``[N, H, W]``,
+            labels not uint8 ``[N]``, or counts that differ.
+    """
+    return _check_idx_split_headers(*_idx_split_files(directory, split, name))
+
+
+def load_idx_split(directory, split, num_classes=10, name=None):
     """Reads one split of an MNIST-style IDX directory.
 
     Args:
@@ -97,41 +159,23 @@ def load_idx_split(directory, split, num_classes=10):
             ``t10k-labels-idx1-ubyte[.gz]``.
         split: ``"train"`` or ``"test"``.
         num_classes: labels must lie in ``[0, num_classes)``.
+        name: registered data set name, for instructions in the message of a
+            missing file.
 
     Returns:
         ``(images uint8 [N, H, W, 1], labels int64 [N])``.
 
     Raises:
-        ValueError: missing file, any IDX format error, images not uint8
-            ``[N, H, W]``, labels not uint8 ``[N]``, counts that differ, or
-            labels out of range. The message names the file.
+        FileNotFoundError: a file of the split is missing (the message says
+            which names were expected and, given ``name``, how to get them).
+        ValueError: any IDX format error, images not uint8 ``[N, H, W]``,
+            labels not uint8 ``[N]``, counts that differ, or labels out of
+            range. The message names the file.
     """
-    images_path = _find_idx_file(directory, split, "images")
-    labels_path = _find_idx_file(directory, split, "labels")
-    for kind, path in (("images", images_path), ("labels", labels_path)):
-        if path is None:
-            code = "idx3" if kind == "images" else "idx1"
-            raise ValueError(
-                f"No {split} {kind} IDX file in {directory!r}: expected "
-                f"{IDX_PREFIXES[split]}-{kind}-{code}-ubyte or {IDX_PREFIXES[split]}-{kind}-{code}-ubyte.gz."
-            )
+    images_path, labels_path = _idx_split_files(directory, split, name)
+    _check_idx_split_headers(images_path, labels_path)
     images = idx.read_idx(images_path)
     labels = idx.read_idx(labels_path)
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise ValueError(
-            f"IDX file {images_path!r} holds {images.dtype} data of shape {images.shape}; "
-            "expected uint8 images [N, H, W]."
-        )
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise ValueError(
-            f"IDX file {labels_path!r} holds {labels.dtype} data of shape {labels.shape}; "
-            "expected uint8 labels [N]."
-        )
-    if len(images) != len(labels):
-        raise ValueError(
-            f"IDX files {images_path!r} and {labels_path!r} disagree: {len(images)} images "
-            f"but {len(labels)} labels; expected the same count."
-        )
     if len(labels) and labels.max() >= num_classes:
         raise ValueError(
             f"IDX file {labels_path!r} has label {int(labels.max())}; expected labels in "
@@ -176,6 +220,22 @@ def _load_tfds(name, split, data_dir, download=False):
     return np.asarray(images, np.uint8), np.asarray(labels, np.int64)
 
 
+def _count_tfds(name, split, data_dir, download=False):
+    """Examples in a tensorflow-datasets split, from its metadata (``dataset_info.json``)."""
+    import tensorflow_datasets as tfds  # imported lazily: only this path needs it
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        if download:
+            builder.download_and_prepare()
+        return int(builder.info.splits[split].num_examples)
+    except Exception as error:  # tfds raises many types; re-raise as one with context
+        raise ValueError(
+            f"tensorflow-datasets could not describe {name!r} split {split!r} in {data_dir!r}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+
+
 def download_enabled():
     """Whether ``$TFGEN_DOWNLOAD`` allows tensorflow-datasets to download."""
     return os.environ.get(DOWNLOAD_ENV, "").strip().lower() in ("1", "true", "yes")
@@ -193,6 +253,29 @@ def _cifar_python_dir(directory):
     return None
 
 
+def _cifar_batch_names(split):
+    return [f"data_batch_{index}" for index in range(1, 6)] if split == "train" else ["test_batch"]
+
+
+def _read_cifar_batch(path):
+    """``(images uint8 [N, 3, 32, 32], labels int64 [N])`` of one batch file, or ``ValueError``."""
+    try:
+        with open(path, "rb") as handle:
+            batch = pickle.load(handle, encoding="bytes")
+        data = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[b"labels"], np.int64)
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"CIFAR-10 batch file {path!r} is missing or malformed ({type(error).__name__}: "
+            f"{error}); expected a pickled dict with b'data' [N, 3072] uint8 and b'labels'."
+        ) from error
+    if len(data) != len(labels):
+        raise ValueError(
+            f"CIFAR-10 batch file {path!r} has {len(data)} images but {len(labels)} labels."
+        )
+    return data, labels
+
+
 def load_cifar_python_split(directory, split):
     """Reads CIFAR-10's "python version" batches (``data_batch_1..5``, ``test_batch``).
 
@@ -204,27 +287,16 @@ def load_cifar_python_split(directory, split):
     Raises:
         ValueError: a missing or malformed batch file (named).
     """
-    names = [f"data_batch_{index}" for index in range(1, 6)] if split == "train" else ["test_batch"]
-    images, labels = [], []
-    for file_name in names:
-        path = os.path.join(directory, file_name)
-        try:
-            with open(path, "rb") as handle:
-                batch = pickle.load(handle, encoding="bytes")
-            data = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32)
-            batch_labels = np.asarray(batch[b"labels"], np.int64)
-        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as error:
-            raise ValueError(
-                f"CIFAR-10 batch file {path!r} is missing or malformed ({type(error).__name__}: "
-                f"{error}); expected a pickled dict with b'data' [N, 3072] uint8 and b'labels'."
-            ) from error
-        if len(data) != len(batch_labels):
-            raise ValueError(
-                f"CIFAR-10 batch file {path!r} has {len(data)} images but {len(batch_labels)} labels."
-            )
-        images.append(data.transpose(0, 2, 3, 1))
-        labels.append(batch_labels)
-    return np.concatenate(images), np.concatenate(labels)
+    batches = [_read_cifar_batch(os.path.join(directory, name)) for name in _cifar_batch_names(split)]
+    return (
+        np.concatenate([data.transpose(0, 2, 3, 1) for data, _ in batches]),
+        np.concatenate([labels for _, labels in batches]),
+    )
+
+
+def count_cifar_python_split(directory, split):
+    """Number of examples of a CIFAR-10 python split: unpickles the batches, skips the image copies."""
+    return sum(len(_read_cifar_batch(os.path.join(directory, name))[1]) for name in _cifar_batch_names(split))
 
 
 # === Locating the MNIST-like data sets ===
@@ -314,8 +386,8 @@ def how_to_get_tfds_style(name):
     return "\n".join(lines)
 
 
-def load_tfds_style(name, split, data_dir=None, num_classes=10):
-    """Loads ``name`` from the first location found (see module docstring)."""
+def _available_location(name, data_dir):
+    """:func:`locate_tfds_style`, or ``ValueError`` with instructions when nothing is found."""
     location = locate_tfds_style(name, data_dir)
     if not location.available:
         where = f" in data_dir {os.fspath(data_dir)!r}" if data_dir is not None else " offline"
@@ -323,15 +395,36 @@ def load_tfds_style(name, split, data_dir=None, num_classes=10):
             f"Dataset {name!r} is not available{where} on this machine.\n"
             + how_to_get_tfds_style(name)
         )
+    return location
+
+
+def load_tfds_style(name, split, data_dir=None, num_classes=10):
+    """Loads ``name`` from the first location found (see module docstring)."""
+    location = _available_location(name, data_dir)
     if location.kind == "idx":
-        return load_idx_split(location.path, split, num_classes=num_classes)
+        return load_idx_split(location.path, split, num_classes=num_classes, name=name)
     if location.kind == "cifar_python":
         return load_cifar_python_split(location.path, split)
     return _load_tfds(name, split, location.path, download=location.kind == "tfds_download")
 
 
+def count_tfds_style(name, split, data_dir=None):
+    """Examples :func:`load_tfds_style` would return, without decoding them.
+
+    IDX files: their headers; tensorflow-datasets: its metadata; CIFAR-10
+    python batches: their label lists.
+    """
+    location = _available_location(name, data_dir)
+    if location.kind == "idx":
+        return count_idx_split(location.path, split, name=name)
+    if location.kind == "cifar_python":
+        return count_cifar_python_split(location.path, split)
+    return _count_tfds(name, split, location.path, download=location.kind == "tfds_download")
+
+
 # === scikit-learn digits ===
 
+DIGITS_NUM_IMAGES = 1797  # scikit-learn's load_digits()
 DIGITS_TEST_SIZE = 360  # ~20 % of 1797, the rest (1437) is "train"
 DIGITS_SPLIT_SEED = 0
 DIGITS_PADDED_SIZE = 16
@@ -358,6 +451,11 @@ def load_digits_split(split):
     num_train = len(images) - DIGITS_TEST_SIZE
     chosen = order[:num_train] if split == "train" else order[num_train:]
     return images[chosen], labels[chosen]
+
+
+def count_digits_split(split):
+    """Number of examples :func:`load_digits_split` returns (a fixed size: 1437 train, 360 test)."""
+    return DIGITS_NUM_IMAGES - DIGITS_TEST_SIZE if split == "train" else DIGITS_TEST_SIZE
 
 
 def locate_digits(data_dir=None):
