@@ -10,6 +10,8 @@ tfgen.export_saved_model(vae, "saved_models/vae")
 ```
 """
 
+from tfgen import _cli_logging  # noqa: F401  (first: keeps the tfgen command's TensorFlow start-up quiet)
+
 import importlib
 
 from tfgen.version import __version__

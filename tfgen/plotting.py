@@ -27,7 +27,6 @@ plotting.save_image_grid(images, "/tmp/tfgen/samples.png", title="epoch 1")
 
 import io
 import math
-import numbers
 import os
 
 import numpy as np
@@ -37,9 +36,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 import matplotlib
 
-# Generated images come out of tanh or out of a `x / 127.5 - 1` rescaling, so
-# they can overshoot [-1, 1] by float round-off; anything beyond this is a bug.
-RANGE_TOLERANCE = 1e-3
+from tfgen import validation
+
 # Pixels between tiles (and around the border) of a grid, and their value.
 GRID_PADDING = 1
 GRID_PAD_VALUE = 255
@@ -61,10 +59,6 @@ def _to_numpy(values, dtype=np.float32):
     return np.asarray(values, dtype=dtype)
 
 
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _check_images(images, name="images"):
     """Returns ``images`` as float32 NumPy ``[N, H, W, C]`` in [-1, 1] or raises."""
     images = _to_numpy(images)
@@ -82,9 +76,9 @@ def _check_images(images, name="images"):
     if not np.all(np.isfinite(images)):
         raise ValueError(f"`{name}` contains NaN or infinite values (shape {images.shape}).")
     low, high = float(images.min()), float(images.max())
-    if low < -1.0 - RANGE_TOLERANCE or high > 1.0 + RANGE_TOLERANCE:
+    if low < -1.0 - validation.RANGE_TOLERANCE or high > 1.0 + validation.RANGE_TOLERANCE:
         raise ValueError(
-            f"`{name}` must be in [-1, 1] (tolerance {RANGE_TOLERANCE}); received "
+            f"`{name}` must be in [-1, 1] (tolerance {validation.RANGE_TOLERANCE}); received "
             f"min={low:.4g}, max={high:.4g} for shape {images.shape}. Rescale "
             "[0, 1] images with `x * 2 - 1` and [0, 255] images with `x / 127.5 - 1`."
         )
@@ -100,7 +94,7 @@ def _check_points(points, name="points"):
 
 
 def _check_num_steps(num_steps):
-    if not _is_integer(num_steps) or num_steps < 2:
+    if not validation.is_int(num_steps) or num_steps < 2:
         raise ValueError(
             f"`num_steps` must be an integer >= 2 (it includes both endpoints); "
             f"received {num_steps!r}."
@@ -177,7 +171,7 @@ def to_uint8(images):
 
     Raises:
         ValueError: if ``images`` is not rank 4, has an unsupported number of
-            channels, or is outside ``[-1, 1]`` beyond ``RANGE_TOLERANCE``.
+            channels, or is outside ``[-1, 1]`` beyond ``tfgen.validation.RANGE_TOLERANCE``.
     """
     images = _check_images(images)
     return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
@@ -217,7 +211,7 @@ def image_grid(images, num_rows=None):
         num_columns = math.ceil(math.sqrt(num_images))
         num_rows = math.ceil(num_images / num_columns)
     else:
-        if not _is_integer(num_rows) or not 1 <= num_rows <= num_images:
+        if not validation.is_int(num_rows) or not 1 <= num_rows <= num_images:
             raise ValueError(
                 f"`num_rows` must be an integer in [1, {num_images}] (the number of "
                 f"images); received {num_rows!r}."

@@ -2,13 +2,19 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import run_cli
+from tests.helpers import REPO_ROOT, run_cli
+from tfgen import _cli_logging, validation
+from tfgen.cli import main as main_module
 from tfgen.cli.main import main
+
+CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), "tfgen")
 
 
 def _error_line(result):
@@ -156,3 +162,145 @@ def test_train_gan_with_bfloat16_precision(tmp_path):
     assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
     grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "run" / "samples.png"))).numpy()
     assert grid.ndim == 3 and np.ptp(grid) > 0
+
+
+# ------------------------------------------------------------ a quiet start
+def _run_without_log_level(command, cwd):
+    """Runs ``command`` as a user would: TF_CPP_MIN_LOG_LEVEL not set."""
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = REPO_ROOT
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+def test_commands_start_without_tensorflow_logging(tmp_path):
+    python_m = [sys.executable, "-m", "tfgen"]
+    commands = [python_m + ["--help"], python_m + ["data", "list"]]
+    if os.path.exists(CONSOLE_SCRIPT):  # the console script imports the tfgen package before the CLI
+        commands.append([CONSOLE_SCRIPT, "--help"])
+    for command in commands:
+        result = _run_without_log_level(command, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == "", command
+        assert "usage: tfgen" in result.stdout or "digits" in result.stdout
+    error = _run_without_log_level(python_m + ["data", "info", "nope"], tmp_path)
+    assert error.returncode == 2
+    assert error.stderr.startswith("tfgen: error: Unknown dataset 'nope'") and error.stderr.count("\n") == 1
+
+
+def test_verbose_is_accepted_before_and_after_the_command(tmp_path):
+    quiet = _run_without_log_level([sys.executable, "-m", "tfgen", "data", "list"], tmp_path)
+    for args in (["--verbose", "data", "list"], ["data", "list", "--verbose"]):
+        result = _run_without_log_level([sys.executable, "-m", "tfgen", *args], tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == quiet.stdout
+    assert "--verbose" in _run_without_log_level([sys.executable, "-m", "tfgen", "--help"], tmp_path).stdout
+
+
+def test_importing_tfgen_leaves_logging_alone(tmp_path):
+    code = "import os, tfgen; print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))"
+    result = _run_without_log_level([sys.executable, "-c", code], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "None\n"
+
+
+@pytest.mark.parametrize(
+    "argv, orig_argv, expected",
+    [
+        (["/usr/bin/tfgen", "data", "list"], None, True),
+        (["/opt/venv/Scripts/tfgen.exe", "--help"], None, True),
+        (["-m", "data", "list"], ["python", "-m", "tfgen", "data", "list"], True),
+        (["-m", "--help"], ["python", "-W", "ignore", "-mtfgen", "--help"], True),
+        (["-m", "--help"], ["python", "-m", "tfgen.cli.main", "--help"], True),
+        (["-m"], ["python", "-m", "tfgen.metrics.train_fashion_classifier"], False),
+        (["train.py", "--epochs", "3"], None, False),
+        (["-c"], None, False),
+        ([""], None, False),  # the interactive interpreter
+        ([], None, False),
+    ],
+)
+def test_running_as_cli(argv, orig_argv, expected):
+    assert _cli_logging.running_as_cli(argv, orig_argv) is expected
+
+
+def test_verbose_flag_is_found_and_removed_before_double_dash():
+    assert _cli_logging.verbose_requested(["data", "list", "--verbose"])
+    assert not _cli_logging.verbose_requested(["data", "list", "--", "--verbose"])
+    assert _cli_logging.remove_verbose_flag(["--verbose", "data", "--", "--verbose"]) == ["data", "--", "--verbose"]
+
+
+def test_start_up_lines_are_kept_by_their_log_level():
+    captured = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796341604.043139    3718 port.cc:153] oneDNN custom operations are on.\n"
+        "I0000 00:00:1796341604.154353    3718 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
+        "To enable the following instructions: AVX2 FMA, rebuild TensorFlow.\n"
+        "E0000 00:00:1796341604.154353    3718 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+        "/site-packages/x.py:12: UserWarning: something at import\n"
+        "  warnings.warn('something at import')\n"
+        "F0000 00:00:1796341604.154353    3718 cpu_feature_guard.cc:10] missing AVX\n"
+    )
+    lines = captured.splitlines(keepends=True)
+    assert _cli_logging.admitted_log_lines(captured, 3) == lines[7]
+    assert _cli_logging.admitted_log_lines(captured, 2) == lines[4] + lines[7]
+    assert _cli_logging.admitted_log_lines(captured, 0) == "".join(lines[:5] + lines[7:])
+
+
+# ------------------------------------------------------- user errors and bugs
+def _numpy_error(args):
+    np.reshape(np.zeros(3), (2, 2))  # a ValueError raised inside NumPy
+
+
+def _runtime_error(args):
+    raise RuntimeError("an internal invariant broke")
+
+
+def _builtin_error_in_tfgen_code():
+    """A function whose code lives in tfgen's package directory, where int() raises a ValueError."""
+    namespace = {}
+    source = "def command(args):\n    return int('not a number')\n"
+    exec(compile(source, os.path.join(main_module.PACKAGE_DIRECTORY, "cli", "generated.py"), "exec"), namespace)
+    return namespace["command"]
+
+
+def _missing_file(args):
+    open(os.path.join(os.sep, "no-such-directory-for-tfgen", "config.json"))  # an OSError about a path
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (lambda args: validation.check_positive_int("num_samples", 0), "Expected num_samples to be a positive int"),
+        (_missing_file, "No such file or directory"),
+    ],
+)
+def test_user_errors_are_one_line_with_status_2(monkeypatch, capsys, command, message):
+    monkeypatch.setitem(main_module.COMMANDS, "data", command)
+    assert main(["data", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tfgen: error:") and err.count("\n") == 1 and message in err
+    # --verbose adds the traceback and keeps the status.
+    assert main(["data", "list", "--verbose"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.splitlines()[-1].startswith("tfgen: error:") and message in err.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "command, name",
+    [(_numpy_error, "ValueError"), (_runtime_error, "RuntimeError"), (_builtin_error_in_tfgen_code(), "ValueError")],
+)
+def test_bugs_show_their_traceback_with_status_1(monkeypatch, capsys, command, name):
+    monkeypatch.setitem(main_module.COMMANDS, "data", command)
+    assert main(["data", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.splitlines()[-1].startswith(f"{name}:")
+    assert "tfgen: error:" not in err
+
+
+def test_argparse_errors_stay_as_argparse_prints_them(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: tfgen sample") and "the following arguments are required: --model" in err

@@ -87,3 +87,24 @@ def test_cli_prints_a_table_and_reports_errors_in_one_line(models, tmp_path, cap
     assert json.loads((tmp_path / "eval.json").read_text())["config"]["num_samples"] == 20
     assert main(["evaluate", "--model", models["keras"], "--metrics", "nope"]) == 2
     assert "tfgen: error: Unknown metric 'nope'" in capsys.readouterr().err
+
+
+def test_cli_writes_progress_to_stderr_and_results_to_stdout(models, tmp_path, capsys):
+    args = ["evaluate", "--model", models["keras"], "--metrics", "fashion_fd", "--num-samples", "20",
+            "--cache-dir", str(tmp_path / "cache"), "--output", str(tmp_path / "eval.json")]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "fashion_classifier features of the first 20 fashion_mnist/test images" in captured.err
+    assert "fashion_classifier features of 20 generated images" in captured.err
+    assert captured.err.count("20/20") >= 2  # a finished bar for the real and the generated features
+    lines = captured.out.splitlines()
+    assert lines[0].startswith(f"{models['keras']}: 20 samples") and lines[-1] == f"wrote {tmp_path / 'eval.json'}"
+    assert "/20" not in captured.out
+
+
+def test_python_api_prints_no_progress_by_default(models, tmp_path, capsys):
+    evaluate_lib.evaluate({"model": models["keras"], "metrics": "fashion_fd", "num_samples": 20,
+                           "cache_dir": str(tmp_path / "cache"), "output": str(tmp_path / "eval.json")})
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "features of" not in captured.err and "20/20" not in captured.err

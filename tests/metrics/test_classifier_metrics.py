@@ -50,3 +50,22 @@ def test_evaluate_images_with_real_images_or_cached_reference(real, tmp_path):
     with pytest.raises(ValueError, match=r"Unknown options \['subsets'\]"):
         evaluate_images(fake, ["fashion_fd"], real_images=real, subsets=3)
     assert set(METRICS) == {"fid", "kid", "precision_recall", "fashion_fd"}
+
+
+def test_evaluate_images_shows_progress_only_when_asked(real, tmp_path, capsys):
+    fake = real[:40]
+    quiet = evaluate_images(fake, "fashion_fd", dataset="fashion_mnist", num_real_images=60, cache_dir=str(tmp_path))
+    assert capsys.readouterr().out == ""
+    shown = evaluate_images(fake, "fashion_fd", dataset="fashion_mnist", num_real_images=60,
+                            cache_dir=str(tmp_path / "fresh"), batch_size=16, verbose=1)
+    out = capsys.readouterr().out
+    real_title = out.index("fashion_classifier features of the first 60 fashion_mnist/test images")
+    fake_title = out.index("fashion_classifier features of 40 generated images")
+    assert real_title < out.index("60/60") < fake_title < out.index("40/40")
+    assert shown == quiet
+    # The cached reference features are read without a progress bar.
+    evaluate_images(fake, "fashion_fd", dataset="fashion_mnist", num_real_images=60,
+                    cache_dir=str(tmp_path / "fresh"), verbose=1)
+    assert "60/60" not in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"Expected verbose to be 0 \(silent\), 1 \(progress bar\) or 2 .*got 'yes'"):
+        evaluate_images(fake, "fashion_fd", real_images=real, verbose="yes")

@@ -41,3 +41,13 @@ def test_features_shape_and_fast_distance(test_images):
 def test_wrong_image_shape_raises():
     with pytest.raises(ValueError, match=r"shape \[N, 28, 28, 1\]"):
         FashionClassifierFeatures().features(np.zeros((2, 32, 32, 3), np.float32))
+
+
+def test_features_show_a_progress_bar_only_when_asked(test_images, capsys):
+    images = test_images[0][:10]
+    quiet = FashionClassifierFeatures().features(images, batch_size=4)
+    assert capsys.readouterr().out == ""
+    shown = FashionClassifierFeatures().features(images, batch_size=4, verbose=1)
+    out = capsys.readouterr().out
+    assert "10/10" in out and "/image" in out
+    np.testing.assert_array_equal(shown, quiet)

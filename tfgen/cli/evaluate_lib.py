@@ -17,6 +17,7 @@ Metric names: those of :data:`tfgen.metrics.METRICS` (``fid``, ``kid``,
 ``precision_recall``, ``fashion_fd``) and ``log_likelihood``.
 """
 
+import inspect
 import json
 import os
 import platform
@@ -24,7 +25,9 @@ import time
 
 import numpy as np
 
+from tfgen import validation
 from tfgen.cli import model_io
+from tfgen.metrics.batches import announce, check_verbose
 
 DEFAULTS = {
     "dataset": "fashion_mnist",
@@ -71,9 +74,7 @@ def resolve_config(config):
     resolved["model"] = os.fspath(resolved["model"])
     resolved["metrics"] = _metric_names(resolved["metrics"])
     for key in ("num_samples", "iwae_samples"):
-        value = resolved[key]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"Expected {key} to be a positive int, got {value!r}.")
+        resolved[key] = validation.check_positive_int(key, resolved[key])
     if resolved["num_real_images"] is None:
         resolved["num_real_images"] = resolved["num_samples"]
     if resolved["output"] is None:
@@ -99,7 +100,14 @@ def _real_test_images(dataset, split, num_images, binarize, seed):
     return images[:num_images]
 
 
-def _log_likelihood(model, config):
+def _with_progress(method, verbose, *args, **kwargs):
+    """``method(*args, **kwargs)``, with ``verbose=`` added when ``verbose`` is set and the method takes it."""
+    if verbose and "verbose" in inspect.signature(method).parameters:
+        kwargs["verbose"] = verbose
+    return method(*args, **kwargs)
+
+
+def _log_likelihood(model, config, verbose=0):
     if model is None or not hasattr(model, "log_likelihood"):
         kind = "a SavedModel export" if model is None else type(model).__name__
         raise ValueError(
@@ -108,7 +116,11 @@ def _log_likelihood(model, config):
         )
     binarize = getattr(model, "likelihood", None) == "bernoulli"
     images = _real_test_images(config["dataset"], config["split"], config["num_real_images"], binarize, config["seed"])
-    values = model.log_likelihood(images, num_samples=config["iwae_samples"], seed=config["seed"])
+    announce(f"IWAE log-likelihood of {len(images)} {config['dataset']}/{config['split']} images "
+             f"(k={config['iwae_samples']})", verbose)
+    values = _with_progress(
+        model.log_likelihood, verbose, images, num_samples=config["iwae_samples"], seed=config["seed"]
+    )
     values = np.asarray(values, dtype=np.float64)
     return {
         "log_likelihood": float(values.mean()),
@@ -116,7 +128,7 @@ def _log_likelihood(model, config):
     }
 
 
-def evaluate(config):
+def evaluate(config, verbose=0):
     """Evaluates a model; writes and returns the results.
 
     Args:
@@ -128,6 +140,10 @@ def evaluate(config):
             ``num_samples``), ``seed`` (of the samples, the binarisation and
             the IWAE draws), ``batch_size``, ``iwae_samples`` (k of the IWAE
             bound), ``output`` (JSON path), ``cache_dir``.
+        verbose: 1 prints a title and a ``keras.utils.Progbar`` (on stdout)
+            for each long stage: generating the samples (``.keras`` models
+            whose ``generate`` takes ``verbose``), computing features, the
+            IWAE estimate; 0, the default, prints nothing.
 
     Returns:
         dict: ``config`` (resolved), ``results`` (``{name: float}``: ``fid``,
@@ -148,12 +164,15 @@ def evaluate(config):
     from tfgen.metrics import METRICS, evaluate_images, get_feature_extractor
 
     config = resolve_config(config)
+    verbose = check_verbose(verbose)
     seconds = {}
     start = time.perf_counter()
     model = model_io.load_keras_model(config["model"]) if config["model"].endswith(".keras") else None
     if model is not None:
-        images = np.asarray(model.generate(config["num_samples"], seed=config["seed"]))
+        announce(f"Generating {config['num_samples']} samples", verbose)
+        images = np.asarray(_with_progress(model.generate, verbose, config["num_samples"], seed=config["seed"]))
     else:
+        announce(f"Generating {config['num_samples']} samples with the export", verbose)
         images = model_io.generate(config["model"], config["num_samples"], config["seed"])
     seconds["generate"] = time.perf_counter() - start
 
@@ -171,13 +190,13 @@ def evaluate(config):
             evaluate_images(
                 images, sample_metrics, dataset=config["dataset"], split=config["split"],
                 num_real_images=config["num_real_images"], batch_size=config["batch_size"],
-                cache_dir=config["cache_dir"], seed=config["seed"],
+                cache_dir=config["cache_dir"], seed=config["seed"], verbose=verbose,
             )
         )
         seconds["sample_metrics"] = time.perf_counter() - start
     if "log_likelihood" in config["metrics"]:
         start = time.perf_counter()
-        results.update(_log_likelihood(model, config))
+        results.update(_log_likelihood(model, config, verbose))
         seconds["log_likelihood"] = time.perf_counter() - start
 
     extractors = sorted({METRICS[name].extractor for name in sample_metrics})

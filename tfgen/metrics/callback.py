@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import validation
 from tfgen.metrics import evaluation
 from tfgen.metrics import images as checks
 
@@ -63,9 +64,9 @@ class MetricCallback(keras.callbacks.Callback):
         self.metric_names = evaluation.check_metric_names(metrics)
         if (real_images is None) == (dataset is None):
             raise ValueError("Pass exactly one of real_images and dataset to MetricCallback.")
-        self.num_samples = checks.check_positive_int("num_samples", num_samples)
-        self.every_n_epochs = checks.check_positive_int("every_n_epochs", every_n_epochs)
-        self.num_real_images = checks.check_positive_int(
+        self.num_samples = validation.check_positive_int("num_samples", num_samples)
+        self.every_n_epochs = validation.check_positive_int("every_n_epochs", every_n_epochs)
+        self.num_real_images = validation.check_positive_int(
             "num_real_images", num_samples if num_real_images is None else num_real_images
         )
         self.real_images = None if real_images is None else checks.check_images(real_images, name="real_images")

@@ -28,6 +28,7 @@ import dataclasses
 from typing import Callable
 
 from tfgen.metrics import images as checks
+from tfgen.metrics.batches import announce, check_verbose
 from tfgen.metrics.classifier_metrics import extract_features
 from tfgen.metrics.frechet import frechet_distance_from_activations
 from tfgen.metrics.kernel import kernel_distance_from_activations
@@ -98,12 +99,13 @@ def check_metric_names(metrics):
 
 
 def real_features(metrics, real_images=None, dataset=None, split="test", num_real_images=None,
-                  batch_size=None, cache_dir=None):
+                  batch_size=None, cache_dir=None, verbose=0):
     """Features of the real images for each extractor the metrics need.
 
     Pass either ``real_images`` (features are computed now) or ``dataset``
     (features of its first ``num_real_images`` images of ``split``, cached on
-    disk by :func:`tfgen.metrics.reference_features`).
+    disk by :func:`tfgen.metrics.reference_features`). ``verbose=1`` shows a
+    progress bar while features are computed (on stdout).
 
     Returns:
         ``{extractor name: float32 [N_r, D]}``.
@@ -118,17 +120,22 @@ def real_features(metrics, real_images=None, dataset=None, split="test", num_rea
     extractors = sorted({METRICS[name].extractor for name in names})
     if real_images is not None:
         real_images = checks.check_images(real_images, name="real_images")
-        return {e: extract_features(real_images, e, batch_size) for e in extractors}
+        features = {}
+        for extractor in extractors:
+            announce(f"{extractor} features of {len(real_images)} real images", verbose)
+            features[extractor] = extract_features(real_images, extractor, batch_size, verbose)
+        return features
     if num_real_images is None:
         raise ValueError(f"Expected num_real_images (a positive int) with dataset={dataset!r}, got None.")
     return {
-        e: reference_activations(dataset, split, num_real_images, e, cache_dir=cache_dir, batch_size=batch_size)
+        e: reference_activations(dataset, split, num_real_images, e, cache_dir, batch_size, verbose)
         for e in extractors
     }
 
 
 def evaluate_images(fake_images, metrics=("fid",), real_images=None, dataset=None, split="test",
-                    num_real_images=None, real_activations=None, batch_size=None, cache_dir=None, **options):
+                    num_real_images=None, real_activations=None, batch_size=None, cache_dir=None, verbose=0,
+                    **options):
     """Computes named metrics of generated images against real ones.
 
     Args:
@@ -142,6 +149,8 @@ def evaluate_images(fake_images, metrics=("fid",), real_images=None, dataset=Non
             :func:`real_features`), to reuse real features across calls.
         batch_size: images per forward pass (default per extractor).
         cache_dir: cache directory for reference features.
+        verbose: 1 shows a progress bar while features are computed (on
+            stdout); 0, the default, prints nothing.
         **options: ``seed`` (KID subsets, default 0), ``kid_subsets`` (100),
             ``kid_subset_size`` (1000), ``k`` (precision/recall, 3).
 
@@ -151,9 +160,10 @@ def evaluate_images(fake_images, metrics=("fid",), real_images=None, dataset=Non
 
     Raises:
         ValueError: unknown metric or option, images of the wrong shape or
-            range, or too few images for a metric.
+            range, too few images for a metric, or ``verbose`` not 0, 1 or 2.
     """
     names = check_metric_names(metrics)
+    verbose = check_verbose(verbose)
     unknown = set(options) - {"seed", "kid_subsets", "kid_subset_size", "k"}
     if unknown:
         raise ValueError(f"Unknown options {sorted(unknown)}. Valid options: ['k', 'kid_subset_size', 'kid_subsets', 'seed']")
@@ -165,7 +175,9 @@ def evaluate_images(fake_images, metrics=("fid",), real_images=None, dataset=Non
                 f"Expected real and fake images of the same shape, got {real_images.shape} and {fake_images.shape}."
             )
     if real_activations is None:
-        real_activations = real_features(names, real_images, dataset, split, num_real_images, batch_size, cache_dir)
+        real_activations = real_features(
+            names, real_images, dataset, split, num_real_images, batch_size, cache_dir, verbose
+        )
     results = {}
     fake_activations = {}
     for name in names:
@@ -176,6 +188,7 @@ def evaluate_images(fake_images, metrics=("fid",), real_images=None, dataset=Non
                 f"got features from {sorted(real_activations)}."
             )
         if spec.extractor not in fake_activations:
-            fake_activations[spec.extractor] = extract_features(fake_images, spec.extractor, batch_size)
+            announce(f"{spec.extractor} features of {len(fake_images)} generated images", verbose)
+            fake_activations[spec.extractor] = extract_features(fake_images, spec.extractor, batch_size, verbose)
         results.update(spec.compute(real_activations[spec.extractor], fake_activations[spec.extractor], options))
     return results

@@ -28,6 +28,7 @@ from keras import layers
 
 from tfgen.metrics import cache
 from tfgen.metrics import images as image_checks
+from tfgen.metrics.batches import predict_in_batches
 
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -108,36 +109,29 @@ class FashionClassifierFeatures:
             self.classifier.input, self.classifier.get_layer("features").output, name="fashion_features"
         )
 
-    def features(self, images, batch_size=500):
+    def features(self, images, batch_size=500, verbose=0):
         """Features of ``images``.
 
         Args:
             images: ``[N, 28, 28, 1]``, float in [-1, 1] or uint8 in [0, 255].
             batch_size: images per forward pass.
+            verbose: 1 shows a progress bar of the images done (on stdout).
 
         Returns:
             float32 NumPy ``[N, 128]``, non-negative.
 
         Raises:
-            ValueError: wrong shape or dtype, or values outside the range.
+            ValueError: wrong shape or dtype, values outside the range, or
+                ``verbose`` not 0, 1 or 2.
         """
         images = image_checks.check_images(images, name="images", image_shape=IMAGE_SHAPE)
-        return predict_in_batches(self.network, images, batch_size)
+        return predict_in_batches(lambda batch: self.network(batch, training=False), images, batch_size, verbose)
 
     def predict_classes(self, images, batch_size=500):
         """Most likely class per image: int64 NumPy ``[N]`` in [0, 10)."""
         images = image_checks.check_images(images, name="images", image_shape=IMAGE_SHAPE)
-        return np.argmax(predict_in_batches(self.classifier, images, batch_size), axis=1)
+        logits = predict_in_batches(lambda batch: self.classifier(batch, training=False), images, batch_size)
+        return np.argmax(logits, axis=1)
 
-    def __call__(self, images, batch_size=500):
-        return self.features(images, batch_size=batch_size)
-
-
-def predict_in_batches(network, images, batch_size):
-    """``network(images)`` batch by batch, without a ``tf.data`` pipeline: float32 NumPy."""
-    image_checks.check_positive_int("batch_size", batch_size)
-    outputs = [
-        np.asarray(network(images[start : start + batch_size], training=False), dtype=np.float32)
-        for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(outputs, axis=0)
+    def __call__(self, images, batch_size=500, verbose=0):
+        return self.features(images, batch_size=batch_size, verbose=verbose)

@@ -3,21 +3,13 @@
 Every metric accepts images in tfgen's convention (float ``[N, H, W, C]`` in
 [-1, 1]) or raw uint8 pixels in [0, 255] (what
 :func:`tfgen.data.load_arrays` returns), and rejects anything else with a
-``ValueError`` that names what it received.
+``ValueError`` that names what it received. Counts and other scalar
+arguments are checked with :mod:`tfgen.validation`.
 """
 
 import numpy as np
 
-# Float images may overshoot [-1, 1] by this much (rounding in a decoder's
-# tanh or sigmoid); anything further out is a scaling mistake.
-RANGE_TOLERANCE = 1e-3
-
-
-def check_positive_int(name, value):
-    """Returns ``value`` as an int or raises ``ValueError`` unless it is a positive int."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive int, got {value!r}.")
-    return int(value)
+from tfgen import validation
 
 
 def check_images(images, name="images", image_shape=None, channels=None):
@@ -63,7 +55,7 @@ def check_images(images, name="images", image_shape=None, channels=None):
     if not np.all(np.isfinite(images)):
         raise ValueError(f"Expected finite values in {name}, got NaN or infinity.")
     low, high = float(images.min()), float(images.max())
-    if low < -1.0 - RANGE_TOLERANCE or high > 1.0 + RANGE_TOLERANCE:
+    if low < -1.0 - validation.RANGE_TOLERANCE or high > 1.0 + validation.RANGE_TOLERANCE:
         hint = " (they look like [0, 255] pixels: pass uint8 or divide by 127.5 and subtract 1)" if high > 2 else ""
         raise ValueError(
             f"Expected float {name} in [-1, 1], got values in [{low:.4g}, {high:.4g}]{hint}."

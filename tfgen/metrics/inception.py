@@ -53,6 +53,7 @@ from keras import layers
 
 from tfgen.metrics import cache
 from tfgen.metrics import images as image_checks
+from tfgen.metrics.batches import predict_in_batches
 from tfgen.metrics import torchscript
 
 INPUT_SIZE = 299
@@ -380,26 +381,23 @@ class InceptionFeatures(keras.Model):
     def call(self, images):
         return self.network(preprocess_images(images, self.quantize), training=False)
 
-    def features(self, images, batch_size=50):
+    def features(self, images, batch_size=50, verbose=0):
         """Pool-3 features of ``images``, computed ``batch_size`` at a time.
 
         Args:
             images: ``[N, H, W, 1 or 3]``, float in [-1, 1] or uint8 in [0, 255].
             batch_size: images per forward pass (memory grows with it).
+            verbose: 1 shows a progress bar of the images done (on stdout).
 
         Returns:
             float32 NumPy ``[N, 2048]``.
 
         Raises:
-            ValueError: not 4-D, another channel count, or values outside the range.
+            ValueError: not 4-D, another channel count, values outside the
+                range, or ``verbose`` not 0, 1 or 2.
         """
         images = image_checks.check_images(images, name="images", channels=(1, 3))
-        batch_size = image_checks.check_positive_int("batch_size", batch_size)
-        outputs = [
-            self._predict(tf.constant(images[start : start + batch_size])).numpy()
-            for start in range(0, len(images), batch_size)
-        ]
-        return np.concatenate(outputs, axis=0).astype(np.float32, copy=False)
+        return predict_in_batches(lambda batch: self._predict(tf.constant(batch)), images, batch_size, verbose)
 
     def get_config(self):
         config = super().get_config()

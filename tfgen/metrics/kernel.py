@@ -19,6 +19,7 @@ kernel_distance_from_activations(a[:1000], a[1000:])   # about 0
 
 import numpy as np
 
+from tfgen import validation
 from tfgen.metrics import images as checks
 
 
@@ -71,8 +72,8 @@ def kernel_distance_from_activations(
     a = checks.check_activations(activations_a, "activations_a", min_samples=2)
     b = checks.check_activations(activations_b, "activations_b", min_samples=2)
     checks.check_same_features(a, b, "activations_a", "activations_b")
-    num_subsets = checks.check_positive_int("num_subsets", num_subsets)
-    subset_size = checks.check_positive_int("subset_size", subset_size)
+    num_subsets = validation.check_positive_int("num_subsets", num_subsets)
+    subset_size = validation.check_positive_int("subset_size", subset_size)
     if subset_size < 2:
         raise ValueError(f"Expected subset_size >= 2 (the unbiased estimate needs pairs), got {subset_size}.")
     if len(a) <= subset_size and len(b) <= subset_size:

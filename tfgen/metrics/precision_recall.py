@@ -22,6 +22,7 @@ precision_recall_from_activations(real, real)   # {"precision": 1.0, "recall": 1
 
 import numpy as np
 
+from tfgen import validation
 from tfgen.metrics import images as checks
 
 # Squared distances below this fraction of the points' squared norms are
@@ -76,8 +77,8 @@ def precision_recall_from_activations(real_activations, fake_activations, k=3, b
         ValueError: not 2-D, ``k`` or fewer samples in a set, different
             feature counts, non-finite values, or non-positive ``k``.
     """
-    k = checks.check_positive_int("k", k)
-    block_size = checks.check_positive_int("block_size", block_size)
+    k = validation.check_positive_int("k", k)
+    block_size = validation.check_positive_int("block_size", block_size)
     real = checks.check_activations(real_activations, "real_activations", min_samples=k + 1)
     fake = checks.check_activations(fake_activations, "fake_activations", min_samples=k + 1)
     checks.check_same_features(real, fake, "real_activations", "fake_activations")

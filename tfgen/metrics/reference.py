@@ -20,8 +20,9 @@ import re
 
 import numpy as np
 
+from tfgen import validation
 from tfgen.metrics import cache
-from tfgen.metrics import images as checks
+from tfgen.metrics.batches import announce
 from tfgen.metrics.classifier_metrics import extract_features, get_feature_extractor
 from tfgen.metrics.frechet import activation_statistics
 
@@ -46,7 +47,7 @@ def reference_path(dataset, split, num_images, extractor, cache_dir=None):
     return os.path.join(cache.cache_dir(cache_dir), "reference", f"{safe}.npz")
 
 
-def _compute(dataset, split, num_images, extractor, batch_size):
+def _compute(dataset, split, num_images, extractor, batch_size, verbose):
     import tfgen.data
 
     images, _ = tfgen.data.load_arrays(dataset, split)
@@ -54,13 +55,15 @@ def _compute(dataset, split, num_images, extractor, batch_size):
         raise ValueError(
             f"Expected num_images <= {len(images)} (the size of {dataset}/{split}), got {num_images}."
         )
-    activations = extract_features(images[:num_images], extractor, batch_size)
+    name = getattr(extractor, "extractor_name", extractor)
+    announce(f"{name} features of the first {num_images} {dataset}/{split} images (cached for next time)", verbose)
+    activations = extract_features(images[:num_images], extractor, batch_size, verbose)
     mean, covariance = activation_statistics(activations)
     return {"activations": activations, "mean": mean, "covariance": covariance}
 
 
 def reference_features(dataset, split="test", num_images=10000, extractor="inception", cache_dir=None,
-                       batch_size=None, recompute=False):
+                       batch_size=None, recompute=False, verbose=0):
     """Activations and statistics of real images, from the cache or computed and cached.
 
     Args:
@@ -72,6 +75,8 @@ def reference_features(dataset, split="test", num_images=10000, extractor="incep
         cache_dir: optional cache directory.
         batch_size: images per forward pass when computing.
         recompute: ignore (and overwrite) a cached file.
+        verbose: 1 shows a progress bar while computing (on stdout); a
+            cached file is read silently.
 
     Returns:
         dict: ``activations`` float32 ``[num_images, D]``, ``mean`` float64
@@ -81,7 +86,7 @@ def reference_features(dataset, split="test", num_images=10000, extractor="incep
         ValueError: unknown or unavailable data set, ``num_images`` larger
             than the split or smaller than 2.
     """
-    num_images = checks.check_positive_int("num_images", num_images)
+    num_images = validation.check_positive_int("num_images", num_images)
     if num_images < 2:
         raise ValueError(f"Expected num_images >= 2 for a covariance, got {num_images}.")
     path = reference_path(dataset, split, num_images, extractor, cache_dir)
@@ -91,19 +96,20 @@ def reference_features(dataset, split="test", num_images=10000, extractor="incep
             return {**stored, "path": path}
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file: compute again
-    computed = _compute(dataset, split, num_images, extractor, batch_size)
+    computed = _compute(dataset, split, num_images, extractor, batch_size, verbose)
     cache.save_npz(path, **computed)
     return {**computed, "path": path}
 
 
 def reference_activations(dataset, split="test", num_images=10000, extractor="inception", cache_dir=None,
-                          batch_size=None):
+                          batch_size=None, verbose=0):
     """Features of the first ``num_images`` real images (cached): float32 ``[num_images, D]``."""
-    return reference_features(dataset, split, num_images, extractor, cache_dir, batch_size)["activations"]
+    stored = reference_features(dataset, split, num_images, extractor, cache_dir, batch_size, verbose=verbose)
+    return stored["activations"]
 
 
 def reference_statistics(dataset, split="test", num_images=10000, extractor="inception", cache_dir=None,
-                         batch_size=None):
+                         batch_size=None, verbose=0):
     """Mean float64 ``[D]`` and covariance float64 ``[D, D]`` of the real features (cached)."""
-    stored = reference_features(dataset, split, num_images, extractor, cache_dir, batch_size)
+    stored = reference_features(dataset, split, num_images, extractor, cache_dir, batch_size, verbose=verbose)
     return np.asarray(stored["mean"]), np.asarray(stored["covariance"])
