@@ -675,7 +675,7 @@ DISTRIBUTED = [
         update. tfgen makes that equal to a single-device step:
 
         * losses are averaged over the **global** batch
-          (`tfgen.random.global_mean`), so the summed gradients are those of
+          (`tfgen.distribute.global_mean`), so the summed gradients are those of
           the whole batch;
         * noise is drawn per **row of the global batch**: row `i` at step `t`
           gets the same noise whichever replica holds it;

@@ -12,7 +12,8 @@ from tfgen import losses, precision
 from tfgen.cli import train_lib
 from tfgen.export import export_saved_model
 from tfgen.data.mixtures import sample_mixture
-from tfgen.models.gan import GAN, StopOnNonFiniteLoss
+from tfgen.callbacks import StopOnNonFiniteLoss
+from tfgen.models.gan import GAN
 from tests.helpers import digits_images
 
 MIXED = ["bfloat16", "float16"]

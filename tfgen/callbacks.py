@@ -1,8 +1,12 @@
-"""Training callbacks: pictures of samples as a model trains."""
+"""Training callbacks: pictures of samples, exact-resume backups, and stopping on non-finite losses.
+
+:class:`StopOnNonFiniteLoss` lives with the model base class
+(``tfgen/models/base.py``), which adds it to every ``fit``; it is exported
+here too.
+"""
 
 import json
 import math
-import numbers
 import os
 import shutil
 
@@ -11,10 +15,10 @@ import numpy as np
 
 from tfgen import plotting
 from tfgen.distribute import is_chief
+from tfgen.validation import is_int
+from tfgen.models.base import StopOnNonFiniteLoss
 
-
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+__all__ = ["SampleGrid", "TrainingBackup", "StopOnNonFiniteLoss"]
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -76,13 +80,13 @@ class SampleGrid(keras.callbacks.Callback):
             raise ValueError(
                 f"`output_dir` must be a non-empty path; received {output_dir!r}."
             )
-        if not _is_integer(num_samples) or num_samples < 1:
+        if not is_int(num_samples) or num_samples < 1:
             raise ValueError(f"`num_samples` must be an integer >= 1; received {num_samples!r}.")
-        if not _is_integer(every_n_epochs) or every_n_epochs < 1:
+        if not is_int(every_n_epochs) or every_n_epochs < 1:
             raise ValueError(
                 f"`every_n_epochs` must be an integer >= 1; received {every_n_epochs!r}."
             )
-        if not _is_integer(seed):
+        if not is_int(seed):
             raise ValueError(f"`seed` must be an integer; received {seed!r}.")
         try:
             filename_pattern.format(epoch=1)
@@ -165,8 +169,9 @@ class TrainingBackup(keras.callbacks.Callback):
     """Backs up weights, optimizer state and progress so a killed run resumes exactly.
 
     Unlike ``keras.callbacks.BackupAndRestore`` (which restarts an
-    interrupted epoch from its first batch), this records how many batches
-    were trained, so that together with a stream that can start at any step
+    interrupted epoch from its first batch), the backup holds the model's
+    ``step_counter`` (train steps run, saved with the weights), so that
+    together with a stream that can start at any step
     (``tfgen.data.load(..., repeat=True, start_step=n)``) a resumed run ends
     with the same weights as one that was never interrupted. ``tfgen train``
     uses it; :meth:`restore` is the other half.
@@ -178,7 +183,6 @@ class TrainingBackup(keras.callbacks.Callback):
     Args:
         backup_dir: directory of this run's backup (one per worker).
         save_freq: ``"epoch"`` or a number of batches between backups.
-        initial_step: batches already trained (what :meth:`restore` returned).
         delete_on_finish: remove the backup when training ends normally.
 
     Example:
@@ -191,44 +195,56 @@ class TrainingBackup(keras.callbacks.Callback):
 
     PROGRESS_FILENAME = "progress.json"
 
-    def __init__(self, backup_dir, save_freq="epoch", initial_step=0, delete_on_finish=True):
+    def __init__(self, backup_dir, save_freq="epoch", delete_on_finish=True):
         super().__init__()
         if not backup_dir:
-            raise ValueError(f"backup_dir must be a non-empty path, received {backup_dir!r}.")
-        if save_freq != "epoch" and (not _is_integer(save_freq) or save_freq < 1):
-            raise ValueError(f"save_freq must be 'epoch' or an int >= 1, received {save_freq!r}.")
-        if not _is_integer(initial_step) or initial_step < 0:
-            raise ValueError(f"initial_step must be an int >= 0, received {initial_step!r}.")
+            raise ValueError(f"Expected backup_dir to be a non-empty path, got {backup_dir!r}.")
+        if save_freq != "epoch" and (not is_int(save_freq) or save_freq < 1):
+            raise ValueError(f"Expected save_freq to be 'epoch' or an int >= 1, got {save_freq!r}.")
         self.backup_dir = str(backup_dir)
         self.save_freq = save_freq
-        self.step = int(initial_step)
         self.delete_on_finish = delete_on_finish
+
+    @staticmethod
+    def _step_counter(model):
+        counter = getattr(model, "step_counter", None)
+        if counter is None:
+            raise ValueError(
+                f"TrainingBackup needs a tfgen model (with a step_counter), got a {type(model).__name__}."
+            )
+        return counter
 
     @classmethod
     def restore(cls, model, backup_dir):
-        """Loads the backup in ``backup_dir`` into ``model``; returns the step (0 without backup)."""
+        """Loads the backup in ``backup_dir`` into ``model``; returns its step (0 without a backup)."""
+        counter = cls._step_counter(model)
         progress_path = os.path.join(str(backup_dir), cls.PROGRESS_FILENAME)
         if not os.path.exists(progress_path):
-            return 0
+            return int(counter.numpy())
         try:
             with open(progress_path) as handle:
                 progress = json.load(handle)
             weights_path = os.path.join(str(backup_dir), progress["weights"])
-            step = int(progress["step"])
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ValueError(f"The training backup {progress_path!r} is unreadable: {error}") from error
         model.load_weights(weights_path)
-        return step
+        return int(counter.numpy())
+
+    @property
+    def step(self):
+        """Train steps the model has run (its ``step_counter``)."""
+        return int(self._step_counter(self.model).numpy())
 
     def save(self):
         """Writes the current state; returns the path of the weights file."""
+        step = self.step
         os.makedirs(self.backup_dir, exist_ok=True)
-        weights_name = f"weights-{self.step:09d}.weights.h5"
+        weights_name = f"weights-{step:09d}.weights.h5"
         self.model.save_weights(os.path.join(self.backup_dir, weights_name), overwrite=True)
         progress_path = os.path.join(self.backup_dir, self.PROGRESS_FILENAME)
         staging = progress_path + ".tmp"
         with open(staging, "w") as handle:
-            json.dump({"step": self.step, "weights": weights_name}, handle)
+            json.dump({"step": step, "weights": weights_name}, handle)
         os.replace(staging, progress_path)  # atomic: the backup switches in one step
         for entry in os.listdir(self.backup_dir):
             if entry.startswith("weights-") and entry != weights_name:
@@ -236,7 +252,6 @@ class TrainingBackup(keras.callbacks.Callback):
         return os.path.join(self.backup_dir, weights_name)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
         if self.save_freq != "epoch" and self.step % self.save_freq == 0:
             self.save()
 
@@ -253,6 +268,5 @@ class TrainingBackup(keras.callbacks.Callback):
         return {
             "backup_dir": self.backup_dir,
             "save_freq": self.save_freq,
-            "initial_step": self.step,
             "delete_on_finish": self.delete_on_finish,
         }

@@ -3,9 +3,9 @@
 Models and their optimizers must be created inside ``strategy.scope()``;
 tfgen's models build every optimizer they own in ``compile`` so that this
 holds for ``fit`` under MirroredStrategy (keras-team/keras#19246). Losses in
-tfgen's ``train_step`` are scaled to the global batch and noise is drawn per
-global-batch row (:mod:`tfgen.random`), so results do not depend on the
-number of replicas.
+tfgen's ``train_step`` are scaled to the global batch (:func:`global_mean`)
+and noise is drawn per global-batch row (:mod:`tfgen.random`), so results do
+not depend on the number of replicas.
 
 Example:
 ```python
@@ -22,6 +22,8 @@ import os
 
 import tensorflow as tf
 
+from tfgen import validation
+
 
 def split_cpu(num_devices):
     """Splits the physical CPU into ``num_devices`` logical devices.
@@ -35,8 +37,7 @@ def split_cpu(num_devices):
     Returns:
         The names of the logical CPU devices, e.g. ``["/device:CPU:0", ...]``.
     """
-    if isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1:
-        raise ValueError(f"Expected num_devices to be a positive int, got {num_devices!r}.")
+    num_devices = validation.check_positive_int("num_devices", num_devices)
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -130,11 +131,43 @@ def get_strategy(name="default", devices=None, num_devices=None):
     Raises:
         ValueError: unknown name, inconsistent devices, or missing TF_CONFIG.
     """
-    if name not in STRATEGIES:
-        raise ValueError(f"Unknown strategy {name!r}. Valid strategies: {sorted(STRATEGIES)}")
-    if num_devices is not None and (isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1):
-        raise ValueError(f"Expected num_devices to be a positive int, got {num_devices!r}.")
+    validation.check_choice("strategy", name, STRATEGIES, plural="strategies")
+    num_devices = validation.check_positive_int("num_devices", num_devices, allow_none=True)
     return STRATEGIES[name](devices=devices, num_devices=num_devices)
+
+
+def num_replicas_in_sync():
+    """Number of replicas the current step runs on (1 outside ``tf.distribute``)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:
+        return tf.distribute.get_strategy().num_replicas_in_sync
+    return ctx.num_replicas_in_sync
+
+
+def global_mean(per_example, local_batch_size=None):
+    """Mean over the *global* batch of a per-example quantity, for one replica.
+
+    ``sum(per_example) / (local_batch_size * num_replicas)``: summing this over
+    replicas (which is what gradient all-reduce does) gives the mean over the
+    global batch, so an update does not depend on the number of replicas.
+    Keras' ``optimizer.apply_gradients`` sums gradients across replicas, so
+    model code must *not* also divide by the number of replicas elsewhere.
+
+    Args:
+        per_example: tensor ``[local_batch, ...]``, e.g. per-example losses.
+        local_batch_size: rows this replica holds; defaults to
+            ``tf.shape(per_example)[0]``.
+
+    Returns:
+        scalar tensor of ``per_example``'s dtype.
+    """
+    per_example = tf.convert_to_tensor(per_example)
+    if local_batch_size is None:
+        local_batch_size = tf.shape(per_example)[0]
+    global_batch = tf.cast(local_batch_size, per_example.dtype) * tf.cast(
+        num_replicas_in_sync(), per_example.dtype
+    )
+    return tf.reduce_sum(per_example) / global_batch
 
 
 def is_chief(strategy=None):

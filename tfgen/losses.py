@@ -2,7 +2,7 @@
 
 Every function here returns a *per-example* loss of shape ``[batch]`` unless
 its docstring says otherwise; models reduce it to the global-batch mean with
-:func:`tfgen.random.global_mean` so that updates do not depend on the number
+:func:`tfgen.distribute.global_mean` so that updates do not depend on the number
 of replicas. One implementation of each idea lives here and both models use it.
 """
 

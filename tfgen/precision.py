@@ -48,7 +48,8 @@ CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 MIN_BF16_COMPUTE_CAPABILITY = (8, 0)
 
 
-def _valid_names():
+def valid_names():
+    """The names ``--precision`` and ``policy_scope`` accept."""
     return sorted(PRECISIONS) + [AUTO]
 
 
@@ -78,7 +79,7 @@ def resolve_precision(name):
             return PRECISIONS[name]
         if name in PRECISIONS.values():
             return name
-    raise ValueError(f"Unknown precision {name!r}. Valid precisions: {_valid_names()}")
+    raise ValueError(f"Unknown precision {name!r}. Valid precisions: {valid_names()}")
 
 
 def precision_name(name):

@@ -17,7 +17,11 @@ Noise tensors in GANs and VAEs are small (``[batch, latent_dim]`` or
 next to nothing.
 """
 
+import random as python_random
+
 import tensorflow as tf
+
+from tfgen import validation
 
 # Streams separate independent uses of the same (seed, step) pair, e.g. the
 # VAE's posterior sample and the GAN's latent vectors within one step.
@@ -36,6 +40,31 @@ def _stream_id(stream):
     if stream not in STREAMS:
         raise ValueError(f"Unknown noise stream {stream!r}. Valid streams: {sorted(STREAMS)}")
     return STREAMS[stream]
+
+
+def resolve_seed(seed):
+    """The seed a model keeps: ``seed`` itself, or one drawn when it is ``None``.
+
+    ``None`` draws from Python's global ``random`` module, the source Keras
+    itself uses for ``seed=None`` (``keras.random.SeedGenerator``), so that
+    ``keras.utils.set_random_seed(n)`` before building a model makes the drawn
+    seed, and with it the whole run, repeatable; without it the seed differs
+    from run to run. The result is stored in the model's config, so a
+    reloaded model reproduces the original either way.
+
+    Args:
+        seed: ``None`` or an int >= 0.
+
+    Returns:
+        int in ``[0, 2**31 - 2]`` (``seed`` unchanged when given).
+
+    Raises:
+        ValueError: ``seed`` is not ``None`` or a non-negative int.
+    """
+    seed = validation.check_seed("seed", seed)
+    if seed is None:
+        return python_random.randint(0, 2**31 - 2)
+    return seed
 
 
 def stateless_seed(seed, step, stream):
@@ -98,29 +127,3 @@ def replica_uniform(local_batch_size, event_shape, seed, step, stream, dtype=tf.
     return _replica_draw(
         tf.random.stateless_uniform, local_batch_size, event_shape, seed, step, stream, dtype
     )
-
-
-def num_replicas_in_sync():
-    """Number of replicas the current step runs on (1 outside ``tf.distribute``)."""
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None:
-        return tf.distribute.get_strategy().num_replicas_in_sync
-    return ctx.num_replicas_in_sync
-
-
-def global_mean(per_example, local_batch_size=None):
-    """Mean over the *global* batch of a per-example quantity, for one replica.
-
-    ``sum(per_example) / (local_batch_size * num_replicas)``: summing this over
-    replicas (which is what gradient all-reduce does) gives the mean over the
-    global batch, so an update does not depend on the number of replicas.
-    Keras' ``optimizer.apply_gradients`` sums gradients across replicas, so
-    model code must *not* also divide by the number of replicas elsewhere.
-    """
-    per_example = tf.convert_to_tensor(per_example)
-    if local_batch_size is None:
-        local_batch_size = tf.shape(per_example)[0]
-    global_batch = tf.cast(local_batch_size, per_example.dtype) * tf.cast(
-        num_replicas_in_sync(), per_example.dtype
-    )
-    return tf.reduce_sum(per_example) / global_batch

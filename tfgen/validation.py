@@ -56,14 +56,16 @@ def check_number(name, value, minimum=None, maximum=None, exclusive_minimum=Fals
     """
     if value is None and allow_none:
         return None
-    low = "" if minimum is None else ("(" if exclusive_minimum else "[") + f"{minimum}, "
-    high = "" if maximum is None else f"{maximum}" + (")" if exclusive_maximum else "]")
+    low = "" if minimum is None else ("(" if exclusive_minimum else "[") + f"{minimum:g}, "
+    high = "" if maximum is None else f"{maximum:g}" + (")" if exclusive_maximum else "]")
     if minimum is not None and maximum is not None:
         expected = f"a number in {low}{high}"
+    elif minimum == 0:
+        expected = "a positive number" if exclusive_minimum else "a non-negative number"
     elif minimum is not None:
-        expected = f"a number {'>' if exclusive_minimum else '>='} {minimum}"
+        expected = f"a number {'>' if exclusive_minimum else '>='} {minimum:g}"
     elif maximum is not None:
-        expected = f"a number {'<' if exclusive_maximum else '<='} {maximum}"
+        expected = f"a number {'<' if exclusive_maximum else '<='} {maximum:g}"
     else:
         expected = "a number"
     if allow_none:
@@ -95,12 +97,13 @@ def check_choice(name, value, choices, plural=None):
     """``value`` if it is one of ``choices`` (a registry dict or a collection); else ``ValueError``.
 
     The message reads ``Unknown loss 'x'. Valid losses: [...]`` (``plural``
-    defaults to ``name + "s"``).
+    defaults to the English plural of ``name`` for regular nouns).
     """
     try:
         known = value in choices
     except TypeError:  # unhashable value
         known = False
     if not known:
-        raise ValueError(f"Unknown {name} {value!r}. Valid {plural or name + 's'}: {sorted(choices)}")
+        plural = plural or name + ("es" if name.endswith(("s", "x", "ch", "sh")) else "s")
+        raise ValueError(f"Unknown {name} {value!r}. Valid {plural}: {sorted(choices)}")
     return value

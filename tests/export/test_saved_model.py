@@ -40,11 +40,16 @@ def test_export_loads_without_tfgen_and_matches(vae, tmp_path):
             "png": [tf.io.decode_png(png).numpy().tolist()
                     for png in signatures["generate_png"](latent=tf.constant(latent))["images_bytes"].numpy()],
             "batch_of_one": signatures["generate"](latent=tf.constant(latent[:1]))["images"].shape.as_list(),
+            "sample": signatures["sample"](num_samples=tf.constant(3), seed=tf.constant(7))["images"].numpy().tolist(),
         }}
         print(json.dumps(out))
     """
     result = json.loads(run_python_without_tfgen(code).stdout.strip().splitlines()[-1])
-    assert result["names"] == ["decode", "encode", "generate", "generate_png", "reconstruct", "serving_default"]
+    assert result["names"] == [
+        "decode", "encode", "generate", "generate_png", "reconstruct", "sample", "serving_default"
+    ]
+    # The export's own sampler reproduces the Python model's samples for a seed.
+    np.testing.assert_allclose(result["sample"], vae.generate(3, seed=7), atol=1e-5)
     expected_images = vae.decode(latent).numpy()
     # PNG pixels are round((x + 1) * 127.5); one grey level of slack for x near a .5 boundary.
     assert np.asarray(result["png"]).shape == (5, 16, 16, 1)
@@ -137,7 +142,7 @@ def test_default_location_and_model_card(vae, tmp_path, monkeypatch):
     assert card["model_type"] == "VAE" and card["latent_dim"] == 4 and card["input_shape"] == [16, 16, 1]
     assert card["dataset"] == "digits" and card["train_steps"] == 7
     assert card["tfgen_version"] == tfgen.__version__
-    # Every card has every field of issue 5, null when unknown.
+    # Every card has every field of issue 5, null when unknown; the model knows its own step count.
     bare_path = tfgen.export_saved_model(vae)
     with open(os.path.join(bare_path, "model_card.json")) as handle:
         bare = json.load(handle)
@@ -146,7 +151,7 @@ def test_default_location_and_model_card(vae, tmp_path, monkeypatch):
         "dataset", "train_steps", "tfgen_version", "tensorflow_version", "signatures",
     }
     assert required <= set(bare), sorted(required - set(bare))
-    assert bare["dataset"] is None and bare["train_steps"] is None and bare["num_classes"] is None
+    assert bare["dataset"] is None and bare["train_steps"] == 0 and bare["num_classes"] is None
     assert bare["output_shape"] == [16, 16, 1] and bare["tensorflow_version"] == tf.__version__
     assert "generate_png" in bare["signatures"]
 
@@ -155,7 +160,7 @@ def test_unsupported_model_and_bad_path(vae, tmp_path):
     import keras
 
     plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    with pytest.raises(ValueError, match="Cannot export a Sequential. Exportable models: .*VAE"):
+    with pytest.raises(ValueError, match="Cannot export a Sequential: expected a tfgen model .*GenerativeModel"):
         tfgen.export_saved_model(plain, str(tmp_path / "plain"))
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="to be a directory, found a file"):
@@ -164,13 +169,14 @@ def test_unsupported_model_and_bad_path(vae, tmp_path):
 
 def test_png_endpoint_encodes_images():
     from tfgen.export.saved_model import png_endpoint
+    from tfgen.models import Endpoint
 
     latent_spec = tf.TensorSpec((None, 2), tf.float32, name="latent")
 
     def generate(latent):
         return {"images": tf.tanh(tf.reshape(tf.tile(latent, [1, 18]), (-1, 6, 6, 1)))}
 
-    name, png_fn, signature = png_endpoint(generate, [latent_spec])
+    name, png_fn, signature = png_endpoint(Endpoint("generate", generate, [latent_spec]))
     assert name == "generate_png" and signature == [latent_spec]
     latent = tf.constant([[0.0, 1.0], [-1.0, 0.5]])
     pngs = png_fn(latent)["images_bytes"].numpy()
@@ -201,11 +207,16 @@ def test_gan_export_loads_without_tfgen_and_matches(tmp_path, num_classes):
             "generate": s["generate"]({feeds})["images"].numpy().tolist(),
             "sample": s["sample"](num_samples=tf.constant(5), seed=tf.constant(9))["images"].numpy().tolist(),
             "png": len(s["generate_png"]({feeds})["images_bytes"].numpy()),
+            "sample_labels": s["sample_labels"](labels=tf.constant([2, 0, 1]), seed=tf.constant(5))["images"].numpy().tolist()
+            if "sample_labels" in s else None,
         }}))
     """
     result = json.loads(run_python_without_tfgen(code).stdout.strip().splitlines()[-1])
-    assert result["names"] == ["generate", "generate_png", "sample", "serving_default"]
-    expected = gan._generate(latent, labels[:4] if num_classes else None, False, gan.ema_generator)
+    conditional = ["sample_labels"] if num_classes else []
+    if num_classes:
+        np.testing.assert_allclose(result["sample_labels"], gan.generate(3, seed=5, labels=[2, 0, 1]), atol=1e-5)
+    assert result["names"] == ["generate", "generate_png", "sample", *conditional, "serving_default"]
+    expected = gan.generate_from_latents(latent, labels[:4] if num_classes else None, use_ema=True)
     np.testing.assert_allclose(result["generate"], expected, atol=1e-5)
     np.testing.assert_allclose(result["sample"], gan.generate(5, seed=9), atol=1e-5)
     assert result["png"] == 4

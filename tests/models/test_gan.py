@@ -15,7 +15,8 @@ from tfgen import losses
 from tfgen import random as tfgen_random
 from tfgen.data.mixtures import sample_mixture
 from tfgen.models import gan_networks
-from tfgen.models.gan import GAN, StopOnNonFiniteLoss
+from tfgen.callbacks import StopOnNonFiniteLoss
+from tfgen.models.gan import GAN
 from tests.helpers import REPO_ROOT, random_images
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -576,3 +577,18 @@ def test_two_replicas_match_one_device():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO_ROOT)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_a_train_step_checks_its_batch_once(monkeypatch):
+    gan = _vector_gan()
+    gan.compile(d_steps_per_g_step=3)
+    calls = []
+    original = GAN.unpack_batch
+
+    def counting(self, data):
+        calls.append(1)
+        return original(self, data)
+
+    monkeypatch.setattr(GAN, "unpack_batch", counting)
+    gan.train_step(tf.constant(_points(16)))
+    assert len(calls) == 1

@@ -4,36 +4,44 @@ The export is a plain SavedModel: it loads with ``tf.saved_model.load`` in a
 process that never imports tfgen, and TensorFlow Serving serves it from the
 ``<base>/<version>/`` layout (``saved_models/<name>/<version>/`` by default).
 
-Signatures of a VAE export (float32 unless noted, dynamic batch dimension):
+The signatures are the model's own list,
+:meth:`tfgen.models.GenerativeModel.serving_endpoints`; the first one is
+also ``serving_default``. Every model family has (float32 unless noted,
+dynamic batch dimension):
 
-==============  ===========================  =================================
-signature       inputs                       outputs
-==============  ===========================  =================================
-generate        latent ``[N, latent_dim]``   images ``[N, H, W, C]`` in [-1, 1]
-generate_png    latent ``[N, latent_dim]``   images_bytes: string ``[N]``, PNGs
-decode          latent ``[N, latent_dim]``   images ``[N, H, W, C]`` in [-1, 1]
-encode          images ``[N, H, W, C]``      z_mean, z_log_var ``[N, latent_dim]``
-reconstruct     images ``[N, H, W, C]``      images ``[N, H, W, C]`` in [-1, 1]
+==============  ===============================================  =================================
+signature       inputs                                           outputs
+==============  ===============================================  =================================
+generate        latent ``[N, latent_dim]`` (+ labels int32       images ``[N, H, W, C]`` in [-1, 1]
+                ``[N]`` when conditional)                        (``samples`` for vector models)
+generate_png    as ``generate`` (image models with 1, 3 or 4     images_bytes: string ``[N]``, PNGs
+                channels only)
+sample          num_samples int32 ``[]``, seed int32 ``[]``      as ``generate``: the samples of
+                                                                 ``model.generate(num_samples, seed=seed)``
+sample_labels   labels int32 ``[N]``, seed int32 ``[]``          as ``generate``: ``model.generate(N,
+                (conditional models only)                        seed=seed, labels=labels)``
 serving_default same as ``generate``
-==============  ===========================  =================================
+==============  ===============================================  =================================
+
+The VAE adds ``decode`` (latent -> images), ``encode`` (images -> z_mean,
+z_log_var) and ``reconstruct`` (images -> images). A GAN compiled with
+``ema_decay`` is served from its EMA generator.
 
 ``generate_png`` returns one PNG file per image (uint8 pixels
 ``round((x + 1) * 127.5)``), so that a web or mobile client can show samples
 without handling arrays. Its output is named ``images_bytes`` because
 TensorFlow Serving's REST API base64-encodes string outputs (as
-``{"b64": "..."}``) only when their name ends in ``_bytes``. Every export
-has it: when a model's endpoint builder does not add it (with
-:func:`png_endpoint`), ``export_saved_model`` wraps its ``generate``.
+``{"b64": "..."}``) only when their name ends in ``_bytes``.
 
 Example:
 ```python
 path = tfgen.export_saved_model(vae)              # saved_models/vae/1
 loaded = tf.saved_model.load(path)
 images = loaded.signatures["generate"](latent=tf.zeros([4, 16]))["images"]
+images = loaded.signatures["sample"](num_samples=tf.constant(4), seed=tf.constant(0))["images"]
 ```
 """
 
-import functools
 import json
 import os
 import re
@@ -43,130 +51,23 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from tfgen.models.base import PNG_OUTPUT_KEY, PNG_SIGNATURE_NAME, GenerativeModel, images_to_png, png_endpoint
 from tfgen.version import __version__
 
 DEFAULT_BASE_DIR = "saved_models"
 MODEL_CARD_FILENAME = "model_card.json"
 _VERSION_PATTERN = re.compile(r"^[0-9]+$")
-PNG_SIGNATURE_NAME = "generate_png"
-# TensorFlow Serving's REST API base64-encodes a string output only when its
-# name ends in "_bytes"; any other name would be written as raw (invalid) text.
-PNG_OUTPUT_KEY = "images_bytes"
 
-
-def images_to_png(images):
-    """Encodes a batch of images as PNG files, inside a TensorFlow graph.
-
-    Args:
-        images: float tensor ``[N, H, W, C]`` in [-1, 1] with ``C`` in
-            {1, 3, 4}. Pixels become uint8 ``round((x + 1) * 127.5)``; values
-            outside [-1, 1] are clipped first.
-
-    Returns:
-        A string tensor ``[N]``: the bytes of one PNG file per image.
-
-    Example:
-    ```python
-    png = images_to_png(tf.zeros([2, 16, 16, 1]))   # two 16x16 grey PNGs
-    ```
-    """
-    images = tf.clip_by_value(tf.cast(images, tf.float32), -1.0, 1.0)
-    pixels = tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)
-    return tf.map_fn(tf.io.encode_png, pixels, fn_output_signature=tf.TensorSpec([], tf.string))
-
-
-def png_endpoint(generate_fn, input_signature, name=PNG_SIGNATURE_NAME):
-    """Wraps an image-producing endpoint into one that returns PNG files.
-
-    Model-specific endpoint builders (``_vae_endpoints``, the GAN's
-    ``gan_endpoints``) call this on their ``generate`` function so that every
-    export carries the same ``generate_png`` signature.
-
-    Args:
-        generate_fn: function taking the tensors of ``input_signature`` and
-            returning ``{"images": float [N, H, W, C] in [-1, 1]}``.
-        input_signature: list of ``tf.TensorSpec`` (named) of ``generate_fn``.
-        name: signature name, ``"generate_png"`` by default.
-
-    Returns:
-        ``(name, fn, input_signature)``, an endpoint triple as returned by the
-        builders; ``fn`` returns ``{"images_bytes": string [N]}``.
-
-    Example:
-    ```python
-    latent_spec = tf.TensorSpec((None, 16), tf.float32, name="latent")
-    endpoint = png_endpoint(lambda latent: {"images": vae.decode(latent)}, [latent_spec])
-    ```
-    """
-
-    @functools.wraps(generate_fn)
-    def generate_png(*tensors):
-        return {PNG_OUTPUT_KEY: images_to_png(generate_fn(*tensors)["images"])}
-
-    return (name, generate_png, list(input_signature))
-
-
-def _vae_endpoints(model):
-    images_spec = tf.TensorSpec((None,) + tuple(model.image_shape), tf.float32, name="images")
-    latent_spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="latent")
-
-    def generate(latent):
-        return {"images": model.decode(latent)}
-
-    def decode(latent):
-        return {"images": model.decode(latent)}
-
-    def encode(images):
-        z_mean, z_log_var = model.encode(images)
-        return {"z_mean": z_mean, "z_log_var": z_log_var}
-
-    def reconstruct(images):
-        return {"images": model.reconstruct(images)}
-
-    return [
-        ("generate", generate, [latent_spec]),
-        png_endpoint(generate, [latent_spec]),
-        ("decode", decode, [latent_spec]),
-        ("encode", encode, [images_spec]),
-        ("reconstruct", reconstruct, [images_spec]),
-    ]
-
-
-def _vae_card(model):
-    return {
-        "model_type": "VAE",
-        "input_shape": list(model.image_shape),
-        "output_shape": list(model.image_shape),
-        "latent_dim": model.latent_dim,
-        "likelihood": model.likelihood,
-        "num_classes": None,
-    }
-
-
-def _endpoint_builders():
-    """Maps model classes to ``(endpoints_fn, card_fn)``; the first endpoint is ``serving_default``."""
-    from tfgen.models.vae import VAE
-
-    builders = {VAE: (_vae_endpoints, _vae_card)}
-    try:
-        from tfgen.models.gan import GAN
-        from tfgen.export import gan_signatures
-
-        builders[GAN] = (gan_signatures.gan_endpoints, gan_signatures.gan_card)
-    except ImportError:  # the GAN family is optional at this layer
-        pass
-    return builders
-
-
-def _builders_for(model):
-    builders = _endpoint_builders()
-    for cls, functions in builders.items():
-        if isinstance(model, cls):
-            return functions
-    raise ValueError(
-        f"Cannot export a {type(model).__name__}. Exportable models: "
-        f"{sorted(cls.__name__ for cls in builders)}."
-    )
+__all__ = [
+    "DEFAULT_BASE_DIR",
+    "MODEL_CARD_FILENAME",
+    "PNG_OUTPUT_KEY",
+    "PNG_SIGNATURE_NAME",
+    "existing_versions",
+    "export_saved_model",
+    "images_to_png",
+    "png_endpoint",
+]
 
 
 def existing_versions(base_dir):
@@ -184,7 +85,7 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
     """Exports ``model`` as a SavedModel at ``<path>/<version>/``.
 
     Args:
-        model: a ``tfgen.VAE`` or ``tfgen.GAN``.
+        model: a tfgen model (any :class:`tfgen.models.GenerativeModel`).
         path: base directory of the exported model's versions; default
             ``saved_models/<model.name>``.
         version: positive int; default one more than the highest existing
@@ -201,7 +102,11 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
         ValueError: unsupported model, bad version, or existing version
             without ``overwrite=True``.
     """
-    endpoints_fn, card_fn = _builders_for(model)
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(
+            f"Cannot export a {type(model).__name__}: expected a tfgen model "
+            "(a subclass of tfgen.models.GenerativeModel such as tfgen.VAE or tfgen.GAN)."
+        )
     base_dir = os.fspath(path) if path is not None else os.path.join(DEFAULT_BASE_DIR, model.name)
     if os.path.exists(base_dir) and not os.path.isdir(base_dir):
         raise ValueError(f"Expected the export path {base_dir!r} to be a directory, found a file.")
@@ -219,29 +124,28 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
     os.makedirs(base_dir, exist_ok=True)
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    endpoints = endpoints_fn(model)
-    for name, fn, signature in endpoints:
-        archive.add_endpoint(name, fn, input_signature=signature)
+    # No archive.track(model): write_out saves every variable the endpoints
+    # use, once. Tracking the model would store a second copy of each (its
+    # Keras wrappers) plus networks no signature uses (a GAN's discriminator).
+    endpoints = model.serving_endpoints()
+    for endpoint in endpoints:
+        archive.add_endpoint(endpoint.name, endpoint.function, input_signature=endpoint.input_signature)
 
     # Write beside the target and rename, so that a server watching base_dir
     # never sees a half-written version.
     staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir)
     try:
         archive.write_out(staging, verbose=False)
-        card = card_fn(model)
+        card = {"dataset": None}  # filled in by the training run (metadata=...); null otherwise
+        card.update(model.model_card())
         card.update(
             {
                 "name": model.name,
                 "version": version,
-                "signatures": [name for name, _, _ in endpoints] + ["serving_default"],
+                "signatures": [endpoint.name for endpoint in endpoints] + ["serving_default"],
                 "tfgen_version": __version__,
                 "tensorflow_version": tf.__version__,
                 "keras_version": keras.__version__,
-                # Filled in by the training run (metadata=...); present, as
-                # null, in every card so that readers can rely on the keys.
-                "dataset": None,
-                "train_steps": None,
             }
         )
         card.update(metadata or {})

@@ -355,3 +355,86 @@ def make_discriminator(
     projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
     logits = layers.Add(dtype="float32", name="conditional_logits")([logits, projection])
     return keras.Model([images, labels], logits, name=name)
+
+
+def network_inputs(main, labels, num_classes):
+    """A network's inputs: ``main`` alone, or ``[main, labels]`` when conditional."""
+    return [main, labels] if num_classes is not None else main
+
+
+def _probe_generator(generator, latent_dim, num_classes):
+    """The generator's output for 2 zero latents (and labels), or a ``ValueError`` saying why not."""
+    import tensorflow as tf
+
+    probe = network_inputs(tf.zeros((2, latent_dim)), tf.zeros((2,), tf.int32), num_classes)
+    try:
+        return generator(probe, training=False)
+    except Exception as error:  # the user's network rejected our inputs
+        raise ValueError(
+            f"The generator could not take latent vectors of shape (None, {latent_dim})"
+            f"{' and labels (None,)' if num_classes else ''}: {error}"
+        ) from error
+
+
+def check_networks(generator, discriminator, latent_dim, num_classes):
+    """Checks that a generator and a discriminator fit together; returns the example shape.
+
+    Args:
+        generator: maps ``[B, latent_dim]`` (and labels ``[B]``) to ``[B, *shape]``.
+        discriminator: maps ``[B, *shape]`` (and labels) to logits ``[B, 1]``.
+        latent_dim: int, size of the latent vector.
+        num_classes: ``None`` or the number of classes.
+
+    Returns:
+        The example shape (tuple of ints), the generator's output shape.
+
+    Raises:
+        ValueError: a network rejects the other's shapes, or the
+            discriminator does not output one logit per example.
+    """
+    import tensorflow as tf
+
+    inputs = getattr(generator, "inputs", None)
+    if inputs and inputs[0].shape[-1] is not None and inputs[0].shape[-1] != latent_dim:
+        raise ValueError(
+            f"The generator takes latent vectors of size {inputs[0].shape[-1]} but "
+            f"latent_dim={latent_dim}; pass latent_dim={inputs[0].shape[-1]}."
+        )
+    fake = _probe_generator(generator, latent_dim, num_classes)
+    data_shape = tuple(int(d) for d in fake.shape[1:])
+    inputs = getattr(discriminator, "inputs", None)
+    if inputs and None not in inputs[0].shape[1:] and tuple(inputs[0].shape[1:]) != data_shape:
+        raise ValueError(
+            f"The generator outputs examples of shape {data_shape} but the discriminator "
+            f"expects {tuple(inputs[0].shape[1:])}."
+        )
+    try:
+        logits = discriminator(network_inputs(fake, tf.zeros((2,), tf.int32), num_classes), training=False)
+    except Exception as error:
+        raise ValueError(
+            f"The discriminator could not take the generator's output of shape "
+            f"{(None,) + data_shape}{' and labels (None,)' if num_classes else ''}: {error}"
+        ) from error
+    if tuple(logits.shape) != (2, 1):
+        raise ValueError(
+            f"Expected the discriminator to output one logit per example, shape (batch, 1), "
+            f"got {tuple(logits.shape)} for a batch of 2."
+        )
+    return data_shape
+
+
+def infer_data_shape(input_shape, generator, discriminator, latent_dim, num_classes):
+    """The example shape: the generator's output, else the discriminator's input, else ``input_shape``.
+
+    Raises:
+        ValueError: ``input_shape`` is needed and not supported by the built-in networks.
+    """
+    if generator is not None:
+        outputs = getattr(generator, "outputs", None)
+        if outputs and None not in outputs[0].shape[1:]:
+            return tuple(int(d) for d in outputs[0].shape[1:])
+        return tuple(int(d) for d in _probe_generator(generator, latent_dim, num_classes).shape[1:])
+    inputs = getattr(discriminator, "inputs", None)
+    if inputs and None not in inputs[0].shape[1:]:
+        return tuple(int(d) for d in inputs[0].shape[1:])
+    return check_data_shape(input_shape)

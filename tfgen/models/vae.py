@@ -19,6 +19,7 @@ images = vae.generate(16, seed=1)     # [16, 16, 16, 1] in [-1, 1]
 ```
 """
 
+import dataclasses
 import math
 
 import keras
@@ -28,26 +29,11 @@ from keras import layers, ops
 
 from tfgen import distribute as tfgen_distribute
 from tfgen import losses as tfgen_losses
-from tfgen import precision as tfgen_precision
 from tfgen import random as tfgen_random
+from tfgen import validation
 from tfgen.models import vae_networks
-
-LIKELIHOODS = ("bernoulli", "gaussian")
-
-
-def random_seed():
-    """A fresh non-negative int32 seed, drawn when the user passes ``seed=None``."""
-    return int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
-
-
-def check_seed(seed):
-    """Returns ``seed`` as an int (drawing one for ``None``) or raises ``ValueError``."""
-    if seed is None:
-        return random_seed()
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Expected seed to be None or a non-negative int, got {seed!r}.")
-    return int(seed)
-
+from tfgen.models.base import Endpoint, GenerativeModel
+from tfgen.models.config import LIKELIHOODS, VAEConfig, default_vae_optimizer
 
 @keras.saving.register_keras_serializable(package="tfgen")
 class Sampling(layers.Layer):
@@ -88,17 +74,8 @@ class Sampling(layers.Layer):
         return config
 
 
-def _images_from(data):
-    """Accepts ``images``, ``(images,)``, ``(images, labels[, weights])``."""
-    if isinstance(data, (tuple, list)):
-        if not data:
-            raise ValueError("Expected a batch of images, got an empty tuple.")
-        return data[0]
-    return data
-
-
 @keras.saving.register_keras_serializable(package="tfgen")
-class VAE(keras.Model):
+class VAE(GenerativeModel):
     """Variational autoencoder with a reparameterised Gaussian posterior.
 
     Args:
@@ -122,8 +99,11 @@ class VAE(keras.Model):
             ``[B, H, W, C]`` logits (Bernoulli) or means (Gaussian).
         seed: int seed of every random draw the model makes (initial weights
             of the built-in networks, training noise, ``generate``,
-            ``log_likelihood``); ``None`` draws one and stores it
-            in the config, so a reloaded model reproduces the original.
+            ``log_likelihood``); ``None`` draws one (repeatably after
+            ``keras.utils.set_random_seed``) and stores it in the config, so a
+            reloaded model reproduces the original.
+
+    Defaults: :class:`VAEConfig`.
 
     Raises:
         ValueError: unknown ``likelihood``/``architecture``, non-positive
@@ -133,42 +113,29 @@ class VAE(keras.Model):
     def __init__(
         self,
         input_shape=(28, 28, 1),
-        latent_dim=16,
-        architecture="conv",
-        likelihood="bernoulli",
-        beta=1.0,
-        base_filters=32,
-        hidden_units=256,
-        observation_std=None,
+        latent_dim=VAEConfig.latent_dim,
+        architecture=VAEConfig.architecture,
+        likelihood=VAEConfig.likelihood,
+        beta=VAEConfig.beta,
+        base_filters=VAEConfig.base_filters,
+        hidden_units=VAEConfig.hidden_units,
+        observation_std=VAEConfig.observation_std,
         encoder=None,
         decoder=None,
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
-            raise ValueError(f"Expected latent_dim to be a positive int, got {latent_dim!r}.")
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(
-                f"Unknown likelihood {likelihood!r}. Valid likelihoods: {sorted(LIKELIHOODS)}"
-            )
-        if not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"Expected beta to be a non-negative number, got {beta!r}.")
-        if observation_std is not None and (
-            not isinstance(observation_std, (int, float)) or observation_std <= 0
-        ):
-            raise ValueError(
-                f"Expected observation_std to be None or a positive number, got {observation_std!r}."
-            )
+        super().__init__(seed=seed, **kwargs)
         # === Config ===
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = validation.check_positive_int("latent_dim", latent_dim)
         self.architecture = architecture
-        self.likelihood = likelihood
-        self.beta = float(beta)
+        self.likelihood = validation.check_choice("likelihood", likelihood, LIKELIHOODS)
+        self.beta = validation.check_number("beta", beta, minimum=0.0)
         self.base_filters = base_filters
         self.hidden_units = hidden_units
-        self.observation_std = observation_std
-        self.seed = check_seed(seed)
+        self.observation_std = validation.check_number(
+            "observation_std", observation_std, minimum=0.0, exclusive_minimum=True, allow_none=True
+        )
         # === Networks ===
         if (encoder is None) != (decoder is None):
             raise ValueError(
@@ -177,7 +144,7 @@ class VAE(keras.Model):
                 f"decoder={'set' if decoder is not None else None})."
             )
         if encoder is None:
-            self.image_shape = vae_networks._check_image_shape(tuple(input_shape))
+            self.image_shape = vae_networks.check_image_shape(tuple(input_shape))
             encoder = vae_networks.make_encoder(
                 self.image_shape, self.latent_dim, architecture, base_filters, hidden_units,
                 seed=self.seed,
@@ -188,6 +155,7 @@ class VAE(keras.Model):
             )
         else:
             self.image_shape = self._infer_image_shape(encoder, input_shape)
+        self.data_shape = self.image_shape
         self.encoder = encoder
         self.decoder = decoder
         self._check_networks()
@@ -216,8 +184,8 @@ class VAE(keras.Model):
         if inputs:
             shape = tuple(inputs[0].shape[1:])
             if None not in shape:
-                return vae_networks._check_image_shape(tuple(int(d) for d in shape))
-        return vae_networks._check_image_shape(tuple(input_shape))
+                return vae_networks.check_image_shape(tuple(int(d) for d in shape))
+        return vae_networks.check_image_shape(tuple(input_shape))
 
     def _check_networks(self):
         probe = ops.zeros((2,) + self.image_shape)
@@ -251,27 +219,26 @@ class VAE(keras.Model):
                 f"(the encoder's input), got {tuple(decoded.shape[1:])}."
             )
 
-    def compile(self, optimizer="adam", **kwargs):
-        """Configures the optimizer and builds its state right away.
+    def compile(self, optimizer=None, **kwargs):
+        """Configures the optimizer and builds its state right away (:meth:`prepare_optimizer`).
 
-        Building here (inside the caller's strategy scope) means the
-        optimizer's variables exist before ``fit``, ``load_weights`` or a
-        backup restore, and are mirrored correctly under ``tf.distribute``.
-        Extra keyword arguments go to ``keras.Model.compile``; the VAE's
-        loss is its own, so ``loss`` must not be given.
+        Args:
+            optimizer: instance, name or config; default
+                :func:`tfgen.models.config.default_vae_optimizer`, Adam(1e-3).
+            **kwargs: passed to ``keras.Model.compile``; the VAE's loss is its
+                own, so ``loss`` must not be given.
         """
         if kwargs.get("loss") is not None:
             raise ValueError(
                 f"The VAE computes its own loss (reconstruction + beta * KL); got loss={kwargs['loss']!r}."
             )
-        if kwargs.get("auto_scale_loss", True):
-            # mixed_float16 networks: dynamic loss scaling (train_step scales
-            # the loss, apply_gradients unscales and skips overflowing steps).
-            optimizer = tfgen_precision.with_loss_scaling(
-                keras.optimizers.get(optimizer), self.encoder, self.decoder
-            )
+        # mixed_float16 networks: dynamic loss scaling (train_step scales the
+        # loss, apply_if_finite unscales and skips overflowing steps).
+        optimizer = self.prepare_optimizer(
+            optimizer, default_vae_optimizer, self.trainable_variables, [self.encoder, self.decoder],
+            kwargs.get("auto_scale_loss", True),
+        )
         super().compile(optimizer=optimizer, **kwargs)
-        self.optimizer.build(self.trainable_variables)
 
     def compile_from_config(self, config):
         # Keras skips compile_from_config for overridden compile methods
@@ -312,24 +279,29 @@ class VAE(keras.Model):
         return tfgen_distribute.step_logs({m.name: m.result() for m in self.metrics})
 
     def train_step(self, data):
-        # float32 also under mixed precision: the encoder casts to its compute
-        # dtype in its first layer, and the likelihood compares float32 targets.
-        images = ops.cast(_images_from(data), "float32")
+        """One update on a batch of images; skipped if its loss or gradients are not finite.
+
+        Returns:
+            dict: ``loss`` (reconstruction + beta * KL), ``reconstruction_loss``,
+            ``kl_loss``: running means over the epoch, in nats per image.
+        """
+        images, _ = self.unpack_batch(data)
         batch_size = tf.shape(images)[0]
         noise = tfgen_random.replica_normal(
-            batch_size, (self.latent_dim,), self.seed, self.optimizer.iterations, "posterior"
+            batch_size, (self.latent_dim,), self.seed, self.step_counter.value, "posterior"
         )
         with tf.GradientTape() as tape:
             total, reconstruction, kl = self._per_example_losses(images, noise, training=True)
-            loss = tfgen_random.global_mean(total)
+            loss = tfgen_distribute.global_mean(total)
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.apply_if_finite(self.optimizer, loss, gradients, variables)
+        self.step_counter.assign_add(1)
         return self._update_trackers(total, reconstruction, kl)
 
     def test_step(self, data):
-        images = ops.cast(_images_from(data), "float32")
+        images, _ = self.unpack_batch(data)
         noise = tfgen_random.replica_normal(
             tf.shape(images)[0], (self.latent_dim,), self.seed, 0, "evaluation"
         )
@@ -392,26 +364,13 @@ class VAE(keras.Model):
         z_mean, _ = self.encode(images)
         return self.decode(z_mean)
 
-    def sample_latents(self, num_samples, seed=None):
-        """Draws ``num_samples`` prior latent vectors ``N(0, I)``: float32 ``[N, latent_dim]``."""
-        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"Expected num_samples to be a positive int, got {num_samples!r}.")
-        seed = self.seed if seed is None else check_seed(seed)
-        return tf.random.stateless_normal(
-            (int(num_samples), self.latent_dim),
-            seed=tfgen_random.stateless_seed(seed, 0, "latent"),
-        )
+    def generate_from_latents(self, latents, labels=None):
+        """Mean images ``[N, H, W, C]`` in [-1, 1] for prior latents ``[N, latent_dim]`` (labels: None)."""
+        return self.decode(latents)
 
-    def generate(self, num_samples, seed=None):
-        """Samples images from the prior: float32 ``[num_samples, H, W, C]`` in [-1, 1].
-
-        The same ``seed`` (default: the model's seed) gives the same images.
-        """
-        return self.decode(self.sample_latents(num_samples, seed))
-
-    def elbo(self, images, seed=None, batch_size=256):
+    def elbo(self, images, seed=None, batch_size=256, verbose=0):
         """Single-sample ELBO ``log p(x|z) - KL`` per image, in nats: float64 NumPy ``[N]``."""
-        return self.log_likelihood(images, num_samples=1, seed=seed, batch_size=batch_size)
+        return self.log_likelihood(images, num_samples=1, seed=seed, batch_size=batch_size, verbose=verbose)
 
     @tf.function(reduce_retracing=True)
     def _log_weights(self, images, noise):
@@ -432,7 +391,7 @@ class VAE(keras.Model):
         log_qz_x = tfgen_losses.gaussian_log_density(z, z_mean[None], z_log_var[None])
         return log_px_z + log_pz - log_qz_x
 
-    def log_likelihood(self, images, num_samples=100, seed=None, batch_size=256):
+    def log_likelihood(self, images, num_samples=100, seed=None, batch_size=256, verbose=0):
         """Importance-weighted (IWAE) estimate of ``log p(x)`` per image, in nats.
 
         ``log p(x) ~= logsumexp_k(log p(x|z_k) + log p(z_k) - log q(z_k|x)) - log K``
@@ -447,17 +406,17 @@ class VAE(keras.Model):
             seed: seed of the importance samples (default: the model's seed).
             batch_size: images per decoder call; each call decodes at most
                 ``batch_size`` latent vectors.
+            verbose: 1 shows a progress bar (images done).
 
         Returns:
             float64 NumPy ``[N]``. Average it for nats per image.
         """
-        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"Expected num_samples to be a positive int, got {num_samples!r}.")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"Expected batch_size to be a positive int, got {batch_size!r}.")
+        num_samples = validation.check_positive_int("num_samples", num_samples)
+        batch_size = validation.check_positive_int("batch_size", batch_size)
         images = self._check_images(images)
-        seed = self.seed if seed is None else check_seed(seed)
+        seed = self.seed if seed is None else validation.check_seed("seed", seed)
         num_images = int(images.shape[0])
+        progress = keras.utils.Progbar(num_images, unit_name="image") if verbose else None
         # Split K into draws of at most batch_size latent vectors per call.
         images_per_call = max(1, min(num_images, batch_size))
         draws_per_call = max(1, batch_size // images_per_call)
@@ -479,34 +438,47 @@ class VAE(keras.Model):
             results.append(
                 peak + np.log(np.mean(np.exp(log_weights - peak), axis=0))
             )
+            if progress is not None:
+                progress.add(int(chunk.shape[0]))
         return np.concatenate(results)
 
+    # -------------------------------------------------------------- exporting
+    def serving_endpoints(self):
+        """The shared endpoints, plus ``decode``, ``encode`` and ``reconstruct``.
+
+        * ``decode``: ``latent`` ``[N, latent_dim]`` -> ``images`` ``[N, H, W, C]`` in [-1, 1];
+        * ``encode``: ``images`` -> ``z_mean``, ``z_log_var`` ``[N, latent_dim]``;
+        * ``reconstruct``: ``images`` -> ``images`` (``decode(z_mean)``).
+        """
+        images_spec = tf.TensorSpec((None,) + tuple(self.image_shape), tf.float32, name="images")
+        latent_spec = tf.TensorSpec((None, self.latent_dim), tf.float32, name="latent")
+
+        def decode(latent):
+            return {"images": self.decode(latent)}
+
+        def encode(images):
+            z_mean, z_log_var = self.encode(images)
+            return {"z_mean": z_mean, "z_log_var": z_log_var}
+
+        def reconstruct(images):
+            return {"images": self.reconstruct(images)}
+
+        return super().serving_endpoints() + [
+            Endpoint("decode", decode, [latent_spec]),
+            Endpoint("encode", encode, [images_spec]),
+            Endpoint("reconstruct", reconstruct, [images_spec]),
+        ]
+
+    def model_card(self):
+        card = super().model_card()
+        card.update({"input_shape": list(self.image_shape), "likelihood": self.likelihood})
+        return card
+
     # ---------------------------------------------------------- serialisation
+    network_arguments = ("encoder", "decoder")
+
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "input_shape": list(self.image_shape),
-                "latent_dim": self.latent_dim,
-                "architecture": self.architecture,
-                "likelihood": self.likelihood,
-                "beta": self.beta,
-                "base_filters": self.base_filters,
-                "hidden_units": self.hidden_units,
-                "observation_std": self.observation_std,
-                "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder),
-                "seed": self.seed,
-            }
-        )
+        config.update({field.name: getattr(self, field.name) for field in dataclasses.fields(VAEConfig)})
+        config["input_shape"] = list(self.image_shape)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        if config.get("input_shape") is not None:
-            config["input_shape"] = tuple(config["input_shape"])
-        return cls(**config)

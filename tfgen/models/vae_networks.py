@@ -22,7 +22,8 @@ ARCHITECTURES = ("conv", "mlp")
 MAX_DOWNSAMPLINGS = 3
 
 
-def _check_image_shape(image_shape):
+def check_image_shape(image_shape):
+    """``image_shape`` as a tuple ``(height, width, channels)`` of positive ints, or ``ValueError``."""
     if (
         not isinstance(image_shape, (tuple, list))
         or len(image_shape) != 3
@@ -77,7 +78,7 @@ def num_downsamplings(image_shape):
         ValueError: if the image cannot be halved even once while staying
             at least 4x4 (use ``architecture="mlp"`` for such inputs).
     """
-    height, width, _ = _check_image_shape(image_shape)
+    height, width, _ = check_image_shape(image_shape)
     stages = 0
     while stages < MAX_DOWNSAMPLINGS:
         factor = 2 ** (stages + 1)
@@ -117,7 +118,7 @@ def make_encoder(
         ``[B, H, W, C]`` in [-1, 1] and outputs ``z_mean`` and
         ``z_log_var``, each ``[B, latent_dim]``.
     """
-    image_shape = _check_image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     _check_architecture(architecture)
     make = SeededLayers(seed)
     images = keras.Input(shape=image_shape, name="images")
@@ -158,7 +159,7 @@ def make_decoder(
         ``[B, latent_dim]`` and one unbounded output ``[B, H, W, C]``: logits
         for a Bernoulli likelihood, or means for a Gaussian one.
     """
-    image_shape = _check_image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     _check_architecture(architecture)
     height, width, channels = image_shape
     make = SeededLayers(seed)
