@@ -131,7 +131,7 @@ LATENT_ROWS = [[0.0, 0.0, 0.0, 0.0]]
 BAD_PREDICT_REQUESTS = [
     (b"{not json", 400, "Malformed JSON"),
     (b"[1, 2]", 400, "Expected the body to be a JSON object, got list"),
-    ({"signature_name": "sample", "instances": LATENT_ROWS}, 400, "Unknown signature_name 'sample'"),
+    ({"signature_name": "sample_labels", "instances": LATENT_ROWS}, 400, "Unknown signature_name 'sample_labels'"),
     ({"signature_name": 3, "instances": LATENT_ROWS}, 400, "'signature_name' to be a string, got 3"),
     ({"instances": [[0.0, 0.0, 0.0]]}, 400, "expects shape [N, 4] (float32), got shape [1, 3]"),
     ({"inputs": [0.0, 0.0, 0.0, 0.0]}, 400, "expects shape [N, 4] (float32), got shape [4]"),
@@ -146,7 +146,16 @@ BAD_PREDICT_REQUESTS = [
     ({"signature_name": "encode", "instances": [{"latent": [0.0] * 4}]}, 400, "missing ['images'] and unknown ['latent']"),
     ({"inputs": [[1e39, 0.0, 0.0, 0.0]]}, 400, "exceeds the float32 range"),
     ({"instances": [[0.0] * 4] * (MAX_BATCH_SIZE + 1)}, 413, f"has {MAX_BATCH_SIZE + 1} samples; this server accepts at most {MAX_BATCH_SIZE}"),
+    ({"signature_name": "sample", "inputs": {"num_samples": MAX_BATCH_SIZE + 1, "seed": 0}}, 413, f"has {MAX_BATCH_SIZE + 1} samples"),
+    ({"signature_name": "sample", "inputs": {"num_samples": 0, "seed": 0}}, 400, "num_samples to be a positive int, got 0"),
+    ({"signature_name": "sample", "instances": [{"num_samples": 2, "seed": 0}]}, 400, "is a scalar; send it in the columnar format"),
 ]
+
+
+def test_the_sample_signature_takes_scalars_in_the_columnar_format(server, vae):
+    status, answer = server.predict({"signature_name": "sample", "inputs": {"num_samples": 2, "seed": 3}})
+    assert status == 200, answer
+    np.testing.assert_allclose(answer["outputs"], vae.generate(2, seed=3), atol=1e-5)
 
 
 @pytest.mark.parametrize("body, status, message", BAD_PREDICT_REQUESTS)
@@ -195,9 +204,11 @@ def test_client_methods_return_numpy(server, vae, expected):
     assert client.status()["model_version_status"][0]["state"] == "AVAILABLE"
     assert "generate_png" in client.metadata()["metadata"]["signature_def"]["signature_def"]
     generated = client.generate(3, seed=5)
-    latent = np.random.default_rng(5).standard_normal((3, 4)).astype("float32")
     assert isinstance(generated, np.ndarray) and generated.dtype == np.float32 and generated.shape == (3, 16, 16, 1)
-    np.testing.assert_allclose(generated, vae.decode(latent), atol=1e-5)
+    # The export's own sampler: the same images as the Python model's generate for that seed.
+    np.testing.assert_allclose(generated, vae.generate(3, seed=5), atol=1e-5)
+    latent = np.random.default_rng(5).standard_normal((3, 4)).astype("float32")
+    np.testing.assert_allclose(client.generate(latent=latent), vae.decode(latent), atol=1e-5)
     np.testing.assert_allclose(client.decode(LATENT), expected["decode"][1]["images"], atol=1e-5)
     z_mean, z_log_var = client.encode(IMAGES)
     np.testing.assert_allclose(z_mean, expected["encode"][1]["z_mean"], atol=1e-5)
@@ -209,8 +220,10 @@ def test_client_methods_return_numpy(server, vae, expected):
     with pytest.raises(ServingError) as error:
         Client(server.url, "gan").status()
     assert error.value.status == 404 and "Latest(gan)" in error.value.message
-    with pytest.raises(ValueError, match="has no signature 'sample'"):
-        client.predict(LATENT, "sample")
+    with pytest.raises(ValueError, match="has no signature 'sample_labels'"):
+        client.predict(LATENT, "sample_labels")
+    with pytest.raises(ValueError, match="takes no labels"):
+        client.generate(labels=[0, 1])
     with pytest.raises(ValueError, match="positive int"):
         client.generate()
     with pytest.raises(ValueError, match="Expected an http"):

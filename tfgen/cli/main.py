@@ -7,83 +7,63 @@
     tfgen data list
     tfgen data info fashion_mnist
 
-Every command is a thin layer over an importable function; errors are
-printed as one line (``tfgen: error: ...``) with exit status 2.
+Every command is a thin layer over an importable function. Exit statuses:
+0 on success; 2 for a usage mistake, printed as one line (``tfgen: error:
+...``, see :func:`is_user_error`); 1 for anything else, a bug, printed with
+its traceback; 130 when interrupted. TensorFlow's C++ start-up logging is
+hidden (:mod:`tfgen._cli_logging`); ``--verbose``, anywhere on the command
+line, shows it as ``TF_CPP_MIN_LOG_LEVEL`` says and adds the traceback to
+one-line errors.
 """
 
 import argparse
+import dis
 import json
 import os
 import sys
+import traceback
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the CLI
+from tfgen import _cli_logging
 
-
-def _add_common_train_flags(parser):
-    group = parser.add_argument_group("data and training")
-    group.add_argument("--dataset", default=None, help="dataset name (default: fashion_mnist); see `tfgen data list`")
-    group.add_argument("--epochs", type=int, default=None, help="training epochs (default: 5)")
-    group.add_argument("--batch-size", type=int, default=None, help="global batch size (default: 128)")
-    group.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: 1e-3 for the VAE, 2e-4 for the GAN)")
-    group.add_argument("--seed", type=int, default=None, help="seed of every random draw (default: drawn and recorded in config.json)")
-    group.add_argument("--steps-per-epoch", type=int, default=None, help="limit each epoch to this many batches")
-    group.add_argument("--num-examples", type=int, default=None, help="train on the first N examples only")
-    group.add_argument("--backup-freq", default=None, help="BackupAndRestore frequency: 'epoch' or a number of steps")
-    group.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"], default=None, help="float32, or mixed precision with bfloat16/float16 computation and float32 weights; auto picks bfloat16 on GPUs with compute capability >= 8.0 and CPUs with native bfloat16, else float32 (default: float32)")
-    dist = parser.add_argument_group("distribution")
-    dist.add_argument("--strategy", choices=["default", "mirrored", "multi_worker", "tpu"], default=None, help="tf.distribute strategy (default: one device); multi_worker reads TF_CONFIG")
-    dist.add_argument("--devices", type=int, default=None, help="replicas per machine: GPUs, or logical CPU devices when there is no GPU")
-    out = parser.add_argument_group("outputs")
-    out.add_argument("--output", default=None, help="run directory (default: runs/<name>)")
-    out.add_argument("--name", default=None, help="model name (default: <model>_<dataset>)")
-    out.add_argument("--export-dir", default=None, help="SavedModel base directory (default: saved_models/<name>)")
-    out.add_argument("--no-export", dest="export", action="store_false", default=None, help="skip the SavedModel export")
-    out.add_argument("--num-samples", type=int, default=None, help="images in each sample grid (default: 64)")
-    out.add_argument("--overwrite", action="store_true", default=None, help="replace a finished run in --output")
-    out.add_argument("--quiet", dest="verbose", action="store_const", const=0, default=None, help="no progress output")
+# Exceptions that can describe a mistake of the user (see is_user_error).
+USER_ERROR_TYPES = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+PACKAGE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_RAISE_OPCODE = dis.opmap["RAISE_VARARGS"]  # the bytecode of a `raise` statement
 
 
-def _add_vae_flags(parser):
-    group = parser.add_argument_group("VAE")
-    group.add_argument("--latent-dim", type=int, default=None, help="latent size (default: 16)")
-    group.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default=None, help="decoder likelihood (default: bernoulli)")
-    group.add_argument("--binarize", dest="binarize", action="store_true", default=None, help="dynamically binarise the data (default with bernoulli)")
-    group.add_argument("--no-binarize", dest="binarize", action="store_false", help="train on grey levels")
-    group.add_argument("--architecture", choices=["conv", "mlp"], default=None, help="network family (default: conv)")
-    group.add_argument("--beta", type=float, default=None, help="weight of the KL term (default: 1.0)")
-    group.add_argument("--base-filters", type=int, default=None, help="filters of the first convolution (default: 32)")
-    group.add_argument("--hidden-units", type=int, default=None, help="width of dense layers (default: 256)")
+def _add_train_flags(parser, kind):
+    """``tfgen train KIND``'s flags, generated from the settings' dataclasses (one source of defaults)."""
+    from tfgen import config
+    from tfgen.cli import train_lib
 
-
-def _add_gan_flags(parser):
-    group = parser.add_argument_group("GAN")
-    group.add_argument("--latent-dim", type=int, default=None, help="latent size (default: 64)")
-    group.add_argument("--loss", choices=["non_saturating", "minimax", "wasserstein", "hinge", "least_squares"], default=None, help="GAN loss (default: non_saturating)")
-    group.add_argument("--gradient-penalty", type=float, default=None, help="WGAN-GP weight (default: 0, off)")
-    group.add_argument("--r1-penalty", type=float, default=None, help="R1 gamma (default: 0, off)")
-    group.add_argument("--d-steps-per-g-step", type=int, default=None, help="discriminator updates per generator update (default: 1)")
-    group.add_argument("--update", choices=["alternating", "simultaneous"], default=None, help="alternating: D update(s), then G on fresh noise against the updated D; simultaneous: both from one G forward, as the TF DCGAN tutorial (default: alternating)")
-    group.add_argument("--ema-decay", type=float, default=None, help="EMA of the generator's weights, e.g. 0.999 (default: off)")
-    group.add_argument("--spectral-norm", action="store_true", default=None, help="spectral normalisation in the discriminator")
-    group.add_argument("--conditional", action="store_true", default=None, help="condition both networks on the dataset's labels")
-    group.add_argument("--base-filters", type=int, default=None, help="filters of the outermost convolutions (default: 64)")
-
-
-# `tfgen train <model>`: flag groups per model kind.
-TRAIN_FLAGS = {"vae": _add_vae_flags, "gan": _add_gan_flags}
+    config.add_flags(parser, train_lib.TrainingConfig, "data and training")
+    parser.add_argument_group("outputs").add_argument(
+        "--quiet", dest="verbose", action="store_const", const=0, default=None, help="no progress output"
+    )
+    for part, config_class in zip(("model", "training", "data"), train_lib.MODELS[kind]["configs"]):
+        config.add_flags(parser, config_class, f"{kind.upper()} {part}")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfgen", description="Train, sample and export generative image models.")
+    from tfgen.cli import train_lib
+
+    # No abbreviations (--verb): main() and tfgen._cli_logging look for the exact --verbose.
+    parser = argparse.ArgumentParser(
+        prog="tfgen", description="Train, sample and export generative image models.", allow_abbrev=False
+    )
     parser.add_argument("--version", dest="show_version", action="store_true", help="print tfgen's version and exit")
+    parser.add_argument(
+        _cli_logging.VERBOSE_FLAG, dest="show_logs", action="store_true", default=argparse.SUPPRESS,
+        help="show TensorFlow's start-up logging (as TF_CPP_MIN_LOG_LEVEL sets it) and the traceback of every "
+        "error; accepted anywhere on the command line",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model", description="Train a model with model.fit.")
     kinds = train.add_subparsers(dest="model", metavar="MODEL", required=True)
-    for kind, add_flags in TRAIN_FLAGS.items():
+    for kind in train_lib.MODELS:
         sub = kinds.add_parser(kind, help=f"train a {kind.upper()}", description=f"Train a {kind.upper()}.")
-        _add_common_train_flags(sub)
-        add_flags(sub)
+        _add_train_flags(sub, kind)
 
     sample = commands.add_parser("sample", help="write a grid of generated samples", description="Write a PNG grid of samples from a .keras model or a SavedModel export.")
     sample.add_argument("--model", required=True, help="a .keras file, a SavedModel version directory, or an export base directory")
@@ -131,10 +111,6 @@ def _train(args):
     from tfgen.cli import train_lib
 
     config = {key: value for key, value in vars(args).items() if key not in ("command", "show_version") and value is not None}
-    if isinstance(config.get("backup_freq"), str) and config["backup_freq"] != "epoch":
-        if not config["backup_freq"].isdigit():
-            raise ValueError(f"Expected --backup-freq to be 'epoch' or a positive int, got {config['backup_freq']!r}.")
-        config["backup_freq"] = int(config["backup_freq"])
     result = train_lib.train(config)
     print(json.dumps(result, indent=2))
 
@@ -143,9 +119,12 @@ def _sample(args):
     from tfgen.cli import model_io
     from tfgen import plotting
 
-    images = model_io.generate(args.model, args.num, args.seed)
-    path = plotting.save_image_grid(images, args.output)
-    print(f"wrote {len(images)} samples to {path}")
+    samples = model_io.generate(args.model, args.num, args.seed)
+    if samples.ndim == 2:  # vector models (2-D points)
+        path = plotting.save_points(samples, args.output)
+    else:
+        path = plotting.save_image_grid(samples, args.output)
+    print(f"wrote {len(samples)} samples to {path}")
 
 
 def _export(args):
@@ -173,10 +152,14 @@ def _serve(args):
 
 
 def _evaluate(args):
+    import contextlib
+
     from tfgen.cli import evaluate_lib
 
     config = {key: value for key, value in vars(args).items() if key not in ("command", "show_version") and value is not None}
-    report = evaluate_lib.evaluate(config)
+    # Progress bars go to stderr: stdout holds only the results, for scripts and `> file`.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = evaluate_lib.evaluate(config, verbose=1)
     print(evaluate_lib.format_table(report))
     print(f"wrote {report['output']}")
 
@@ -198,9 +181,37 @@ def _data(args):
 COMMANDS = {"train": _train, "sample": _sample, "export": _export, "serve": _serve, "evaluate": _evaluate, "data": _data}
 
 
+def is_user_error(error):
+    """True when ``error`` reports a mistake of the user rather than a bug.
+
+    A user error is a ``ValueError``, ``FileNotFoundError``,
+    ``NotADirectoryError`` or ``PermissionError`` that either a ``raise``
+    statement in tfgen's own code raised (its validation), or that is an
+    ``OSError`` about a path (``error.filename`` is set). The same types
+    raised inside TensorFlow, Keras or NumPy, or by a built-in such as
+    ``int()`` called in tfgen's code, are bugs.
+    """
+    if not isinstance(error, USER_ERROR_TYPES):
+        return False
+    if isinstance(error, OSError) and error.filename is not None:
+        return True
+    frame = error.__traceback__
+    if frame is None:
+        return False
+    while frame.tb_next is not None:  # the innermost frame: where the exception was raised
+        frame = frame.tb_next
+    code = frame.tb_frame.f_code
+    in_tfgen = os.path.realpath(code.co_filename).startswith(os.path.realpath(PACKAGE_DIRECTORY) + os.sep)
+    by_raise_statement = 0 <= frame.tb_lasti < len(code.co_code) and code.co_code[frame.tb_lasti] == _RAISE_OPCODE
+    return in_tfgen and by_raise_statement
+
+
 def main(argv=None):
+    """Runs the command in ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verbose = _cli_logging.verbose_requested(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_cli_logging.remove_verbose_flag(argv))
     if args.show_version:
         from tfgen.version import __version__
 
@@ -211,12 +222,17 @@ def main(argv=None):
         return 2
     try:
         COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as error:
-        print(f"tfgen: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("tfgen: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001  (sorted into user errors and bugs)
+        if not is_user_error(error):
+            traceback.print_exc()
+            return 1
+        if verbose:
+            traceback.print_exc()
+        print(f"tfgen: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

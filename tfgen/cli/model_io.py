@@ -1,10 +1,12 @@
 """Loading models for the CLI: ``.keras`` files and SavedModel exports."""
 
+import json
 import os
 
 import numpy as np
 
-from tfgen.export import existing_versions
+from tfgen import validation
+from tfgen.export import MODEL_CARD_FILENAME, existing_versions
 
 
 def load_keras_model(path):
@@ -42,24 +44,60 @@ def resolve_saved_model_dir(path):
 
 
 def generate(path, num_samples, seed):
-    """``num_samples`` images ``[N, H, W, C]`` in [-1, 1] from a model at ``path``."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"Expected a positive number of samples, got {num_samples!r}.")
+    """``num_samples`` samples from a model at ``path``, as ``model.generate(num_samples, seed=seed)``.
+
+    A ``.keras`` model generates directly; a SavedModel export runs its own
+    ``sample`` signature, so both give the same samples for a seed.
+
+    Returns:
+        float32 NumPy ``[N, H, W, C]`` images in [-1, 1], or ``[N, D]`` for vector models.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        ValueError: bad ``num_samples`` or ``seed``, or not a tfgen model or export.
+    """
+    num_samples = validation.check_positive_int("num_samples", num_samples)
+    seed = validation.check_non_negative_int("seed", seed)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model at {path!r}.")
     if str(path).endswith(".keras"):
         return np.asarray(load_keras_model(path).generate(num_samples, seed=seed))
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(resolve_saved_model_dir(path))
-    if "generate" not in loaded.signatures:
-        raise ValueError(f"The SavedModel at {path!r} has no 'generate' signature.")
-    signature = loaded.signatures["generate"]
-    inputs = signature.structured_input_signature[1]
-    latent_dim = int(inputs["latent"].shape[1])
-    rng = np.random.default_rng(seed)
-    feeds = {"latent": rng.standard_normal((num_samples, latent_dim)).astype("float32")}
-    if "labels" in inputs:
-        num_classes = int(loaded.num_classes) if hasattr(loaded, "num_classes") else 10
-        feeds["labels"] = (np.arange(num_samples) % num_classes).astype(inputs["labels"].dtype.as_numpy_dtype)
-    return signature(**{k: tf.constant(v) for k, v in feeds.items()})["images"].numpy()
+    directory = resolve_saved_model_dir(path)
+    signatures = tf.saved_model.load(directory).signatures
+    if "sample" in signatures:
+        outputs = signatures["sample"](num_samples=tf.constant(num_samples), seed=tf.constant(seed))
+    elif "generate" in signatures:
+        outputs = _generate_without_sample_signature(directory, signatures["generate"], num_samples, seed)
+    else:
+        raise ValueError(f"The SavedModel at {path!r} has neither a 'sample' nor a 'generate' signature.")
+    (samples,) = outputs.values()  # "images", or "samples" for vector models
+    return samples.numpy()
+
+
+def _generate_without_sample_signature(directory, signature, num_samples, seed):
+    """Exports written before every model had ``sample``: the same latents and labels, drawn here."""
+    import tensorflow as tf
+
+    from tfgen import random as tfgen_random
+
+    latent_dim = int(signature.structured_input_signature[1]["latent"].shape[1])
+    feeds = {
+        "latent": tf.random.stateless_normal(
+            (num_samples, latent_dim), seed=tfgen_random.stateless_seed(seed, 0, "generate")
+        )
+    }
+    if "labels" in signature.structured_input_signature[1]:
+        card_path = os.path.join(directory, MODEL_CARD_FILENAME)
+        num_classes = None
+        if os.path.exists(card_path):
+            with open(card_path) as handle:
+                num_classes = json.load(handle).get("num_classes")
+        if not num_classes:
+            raise ValueError(
+                f"The conditional SavedModel at {directory!r} has no 'sample' signature and no model card "
+                "naming num_classes; export it again with this version of tfgen."
+            )
+        feeds["labels"] = tf.range(num_samples, dtype=tf.int32) % int(num_classes)
+    return signature(**feeds)

@@ -15,10 +15,12 @@ print(result["export"])          # saved_models/vae_digits/1
 ```
 """
 
+import dataclasses
 import json
 import os
 import shutil
 import tempfile
+import typing
 
 import keras
 import numpy as np
@@ -27,65 +29,80 @@ import tfgen
 from tfgen import callbacks as tfgen_callbacks
 from tfgen import distribute, plotting
 from tfgen import precision as tfgen_precision
+from tfgen import random as tfgen_random
+from tfgen import validation
+from tfgen.config import defaults, option
 from tfgen.data.pipeline import batches_per_pass
 from tfgen.export import export_saved_model
-from tfgen.models.vae import check_seed
+from tfgen.models import config as model_config
 
 MODEL_FILENAME = "model.keras"
 CONFIG_FILENAME = "config.json"
 HISTORY_FILENAME = "history.json"
 BACKUP_DIRNAME = "backup"
 
-COMMON_DEFAULTS = {
-    "dataset": "fashion_mnist",
-    "epochs": 5,
-    "batch_size": 128,
-    "learning_rate": None,
-    "seed": None,
-    "output": None,
-    "export_dir": None,
-    "name": None,
-    "steps_per_epoch": None,
-    "num_examples": None,
-    "num_samples": 64,
-    "overwrite": False,
-    "export": True,
-    "backup_freq": "epoch",
-    "strategy": "default",
-    "devices": None,
-    "verbose": "auto",
-    # float32 until mixed precision is shown to match it in quality (ELBO, FID).
-    "precision": "float32",
-}
 
-VAE_DEFAULTS = {
-    "learning_rate": 1e-3,
-    "latent_dim": 16,
-    "likelihood": "bernoulli",
-    "binarize": None,
-    "architecture": "conv",
-    "beta": 1.0,
-    "base_filters": 32,
-    "hidden_units": 256,
-}
+def backup_frequency(text):
+    """``--backup-freq``: ``"epoch"`` or a positive number of steps."""
+    if text == "epoch":
+        return text
+    if not text.isdecimal() or int(text) < 1:
+        raise ValueError(f"Expected --backup-freq to be 'epoch' or a positive int, got {text!r}.")
+    return int(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """The settings every training job shares, and their defaults (``tfgen train``'s common flags)."""
+
+    # Checked by resolve_config, whose error also says how to list the datasets.
+    dataset: str = option("fashion_mnist", "dataset name; see `tfgen data list`", metavar="NAME")
+    epochs: int = option(5, "training epochs")
+    batch_size: int = option(128, "global batch size")
+    seed: typing.Optional[int] = option(None, "seed of every random draw (None: drawn and recorded in config.json)")
+    steps_per_epoch: typing.Optional[int] = option(None, "limit each epoch to this many batches (None: one pass)")
+    num_examples: typing.Optional[int] = option(None, "train on the first N examples only (None: all)")
+    backup_freq: typing.Union[str, int] = option("epoch", "backup frequency for exact resume: 'epoch' or a number "
+                                                 "of steps", parse=backup_frequency)
+    # float32 until mixed precision is shown to match it in quality (ELBO, FID).
+    precision: str = option("float32", "float32, or mixed precision with bfloat16/float16 computation and float32 "
+                            "weights; auto picks bfloat16 on GPUs with compute capability >= 8.0 and CPUs with "
+                            "native bfloat16", choices=tfgen_precision.valid_names())
+    strategy: str = option("default", "tf.distribute strategy (default: one device); multi_worker reads "
+                           "TF_CONFIG", choices=distribute.STRATEGIES)
+    devices: typing.Optional[int] = option(None, "replicas per machine: GPUs, or logical CPU devices when there "
+                                           "is no GPU")
+    output: typing.Optional[str] = option(None, "run directory (None: runs/<name>)")
+    name: typing.Optional[str] = option(None, "model name (None: <model>_<dataset>)")
+    export_dir: typing.Optional[str] = option(None, "SavedModel base directory (None: saved_models/<name>)")
+    export: bool = option(True, "export a SavedModel after training")
+    num_samples: int = option(64, "images in each sample grid")
+    overwrite: bool = option(False, "replace a finished run in --output")
+    verbose: typing.Union[str, int] = option("auto", "Keras' fit verbosity ('auto', 0, 1, 2)", flag=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class VAETrainingConfig:
+    """Data settings of ``tfgen train vae`` beyond the model's own."""
+
+    binarize: typing.Optional[bool] = option(None, "dynamically binarise the data (None: when the likelihood is "
+                                             "bernoulli)")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANTrainingConfig:
+    """Data settings of ``tfgen train gan`` beyond the model's own."""
+
+    conditional: bool = option(False, "condition both networks on the dataset's labels")
 
 
 def _build_vae(config, image_shape):
-    return tfgen.VAE(
-        input_shape=image_shape,
-        latent_dim=config["latent_dim"],
-        architecture=config["architecture"],
-        likelihood=config["likelihood"],
-        beta=config["beta"],
-        base_filters=config["base_filters"],
-        hidden_units=config["hidden_units"],
-        seed=config["seed"],
-        name=config["name"],
-    )
+    settings = {key: config[key] for key in defaults(model_config.VAEConfig)}
+    return tfgen.VAE(input_shape=image_shape, seed=config["seed"], name=config["name"], **settings)
 
 
 def _compile_vae(model, config):
-    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+    model.compile(optimizer=model_config.default_vae_optimizer(config["learning_rate"]))
 
 
 def _resolve_vae(config):
@@ -110,75 +127,43 @@ def _vae_pictures(model, config, output, validation_images):
     return paths
 
 
-GAN_DEFAULTS = {
-    "learning_rate": 2e-4,
-    "latent_dim": 64,
-    "loss": "non_saturating",
-    "gradient_penalty": 0.0,
-    "r1_penalty": 0.0,
-    "d_steps_per_g_step": 1,
-    "update": "alternating",
-    "ema_decay": None,
-    "spectral_norm": False,
-    "conditional": False,
-    "base_filters": 64,
-}
-
-
 def _build_gan(config, image_shape):
-    from tfgen.models.gan import GAN
-
     num_classes = tfgen.data.info(config["dataset"])["num_classes"] if config["conditional"] else None
     if config["conditional"] and not num_classes:
         raise ValueError(f"--conditional needs a dataset with classes; {config['dataset']!r} has none.")
-    return GAN(
-        input_shape=image_shape,
-        latent_dim=config["latent_dim"],
-        num_classes=num_classes,
-        spectral_norm=config["spectral_norm"],
-        base_filters=config["base_filters"],
-        seed=config["seed"],
-        name=config["name"],
-    )
+    settings = {key: config[key] for key in defaults(model_config.GANConfig)}
+    return tfgen.GAN(input_shape=image_shape, num_classes=num_classes, seed=config["seed"], name=config["name"],
+                     **settings)
 
 
 def _compile_gan(model, config):
+    settings = {key: config[key] for key in defaults(model_config.GANCompileConfig)}
+    learning_rate, beta_1 = settings.pop("learning_rate"), settings.pop("beta_1")
     model.compile(
-        d_optimizer=keras.optimizers.Adam(config["learning_rate"], beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(config["learning_rate"], beta_1=0.5),
-        loss=config["loss"],
-        gradient_penalty=config["gradient_penalty"],
-        r1_penalty=config["r1_penalty"],
-        d_steps_per_g_step=config["d_steps_per_g_step"],
-        ema_decay=config["ema_decay"],
-        update=config["update"],
+        d_optimizer=model_config.default_gan_optimizer(learning_rate, beta_1),
+        g_optimizer=model_config.default_gan_optimizer(learning_rate, beta_1),
+        **settings,
     )
-
-
-def _resolve_gan(config):
-    from tfgen import losses
-
-    losses.get_gan_loss(config["loss"])  # raises for an unknown name, listing the valid ones
-    return config
 
 
 def _no_pictures(model, config, output, validation_images):
     return {}
 
 
-# Each model kind: its defaults, how to finish resolving a config, how to build
-# the model, and which extra pictures to write after training.
+# Each model kind: its settings (dataclasses: defaults, flags, help), how to
+# finish resolving a config, how to build and compile the model, and which
+# extra pictures to write after training.
 MODELS = {
     "vae": {
-        "defaults": VAE_DEFAULTS,
+        "configs": (model_config.VAEConfig, model_config.VAECompileConfig, VAETrainingConfig),
         "resolve": _resolve_vae,
         "build": _build_vae,
         "compile": _compile_vae,
         "pictures": _vae_pictures,
     },
     "gan": {
-        "defaults": GAN_DEFAULTS,
-        "resolve": _resolve_gan,
+        "configs": (model_config.GANConfig, model_config.GANCompileConfig, GANTrainingConfig),
+        "resolve": lambda config: config,
         "build": _build_gan,
         "compile": _compile_gan,
         "pictures": _no_pictures,
@@ -186,12 +171,13 @@ MODELS = {
 }
 
 
-def _positive_int(config, key, allow_none=False):
-    value = config[key]
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Expected {key} to be a positive int, got {value!r}.")
+def model_defaults(kind):
+    """Every setting of ``tfgen train KIND`` with its default: the common ones, then the model's."""
+    validation.check_choice("model", kind, MODELS)
+    resolved = defaults(TrainingConfig)
+    for config_class in MODELS[kind]["configs"]:
+        resolved.update(defaults(config_class))
+    return resolved
 
 
 def resolve_config(config):
@@ -202,35 +188,22 @@ def resolve_config(config):
     """
     config = dict(config)
     kind = config.get("model", "vae")
-    if kind not in MODELS:
-        raise ValueError(f"Unknown model {kind!r}. Valid models: {sorted(MODELS)}")
-    spec = MODELS[kind]
-    known = {"model"} | set(COMMON_DEFAULTS) | set(spec["defaults"])
-    unknown = sorted(set(config) - known)
+    validation.check_choice("model", kind, MODELS)
+    resolved = {"model": kind, **model_defaults(kind)}
+    unknown = sorted(set(config) - set(resolved))
     if unknown:
-        raise ValueError(f"Unknown config keys {unknown} for model {kind!r}. Valid keys: {sorted(known)}")
-    resolved = {"model": kind, **COMMON_DEFAULTS, **spec["defaults"]}
-    resolved.update({k: v for k, v in config.items() if v is not None or k not in resolved})
-    if resolved["dataset"] not in tfgen.data.DATASETS:
-        raise ValueError(
-            f"Unknown dataset {resolved['dataset']!r}. Valid datasets: {sorted(tfgen.data.DATASETS)}"
-        )
+        raise ValueError(f"Unknown config keys {unknown} for model {kind!r}. Valid keys: {sorted(resolved)}")
+    resolved.update({k: v for k, v in config.items() if v is not None})
+    validation.check_choice("dataset", resolved["dataset"], tfgen.data.DATASETS)
     for key in ("epochs", "batch_size", "num_samples"):
-        _positive_int(resolved, key)
-    for key in ("steps_per_epoch", "num_examples"):
-        _positive_int(resolved, key, allow_none=True)
-    if not isinstance(resolved["learning_rate"], (int, float)) or resolved["learning_rate"] <= 0:
-        raise ValueError(
-            f"Expected learning_rate to be a positive number, got {resolved['learning_rate']!r}."
-        )
+        validation.check_positive_int(key, resolved[key])
+    for key in ("steps_per_epoch", "num_examples", "devices"):
+        validation.check_positive_int(key, resolved[key], allow_none=True)
+    validation.check_number("learning_rate", resolved["learning_rate"], minimum=0.0, exclusive_minimum=True)
     if resolved["backup_freq"] != "epoch":
-        _positive_int(resolved, "backup_freq")
-    _positive_int(resolved, "devices", allow_none=True)
-    if resolved["strategy"] not in distribute.STRATEGIES:
-        raise ValueError(
-            f"Unknown strategy {resolved['strategy']!r}. Valid strategies: {sorted(distribute.STRATEGIES)}"
-        )
-    resolved["seed"] = check_seed(resolved["seed"])
+        validation.check_positive_int("backup_freq", resolved["backup_freq"])
+    validation.check_choice("strategy", resolved["strategy"], distribute.STRATEGIES, plural="strategies")
+    resolved["seed"] = tfgen_random.resolve_seed(resolved["seed"])
     # "auto" is resolved here and recorded as what it picked, so the run can be repeated.
     resolved["precision"] = tfgen_precision.precision_name(resolved["precision"])
     if resolved["name"] is None:
@@ -239,7 +212,7 @@ def resolve_config(config):
         resolved["output"] = os.path.join("runs", resolved["name"])
     if resolved["export_dir"] is None:
         resolved["export_dir"] = os.path.join("saved_models", resolved["name"])
-    return spec["resolve"](resolved)
+    return MODELS[kind]["resolve"](resolved)
 
 
 def _prepare_output(config):
@@ -294,9 +267,9 @@ def train(config, callbacks=(), return_model=False):
     global policy is restored afterwards, also when training fails.
 
     Args:
-        config: dict with ``model`` (``"vae"``) and any of the keys of
-            ``COMMON_DEFAULTS`` and the model's defaults (for the VAE,
-            ``VAE_DEFAULTS``).
+        config: dict with ``model`` (``"vae"`` or ``"gan"``) and any of the
+            keys of :func:`model_defaults` (the fields of ``TrainingConfig``
+            and of the model's config dataclasses).
 
         callbacks: extra Keras callbacks for ``fit``.
         return_model: also return the trained model.
@@ -331,9 +304,7 @@ def _train(config, callbacks=(), return_model=False):
         _prepare_output(config)
     keras.utils.set_random_seed(config["seed"])
 
-    num_train = len(tfgen.data.load_arrays(config["dataset"], split="train")[0])
-    if config["num_examples"] is not None:
-        num_train = min(num_train, config["num_examples"])
+    num_train = tfgen.data.num_examples(config["dataset"], split="train", limit=config["num_examples"])
     steps_per_epoch = config["steps_per_epoch"] or batches_per_pass(num_train, config["batch_size"])
     validation_data, validation_images = _validation_images(config, config.get("binarize", False))
     image_shape = tuple(tfgen.data.info(config["dataset"])["shape"])
@@ -347,7 +318,7 @@ def _train(config, callbacks=(), return_model=False):
     # Resume exactly: weights, optimizer state and the position in the data
     # stream (a pure function of the seed) all come back from the backup.
     start_step = tfgen_callbacks.TrainingBackup.restore(model, backup_dir)
-    backup = tfgen_callbacks.TrainingBackup(backup_dir, config["backup_freq"], initial_step=start_step)
+    backup = tfgen_callbacks.TrainingBackup(backup_dir, config["backup_freq"], )
     callbacks = [
         backup,
         tfgen_callbacks.SampleGrid(
@@ -413,7 +384,7 @@ def _train(config, callbacks=(), return_model=False):
             config["export_dir"] if chief else os.path.join(output, "export"),
             metadata={
                 "dataset": config["dataset"],
-                "train_steps": int(backup.step),
+                "train_steps": int(model.step_counter.numpy()),
                 "epochs": config["epochs"],
             },
         )

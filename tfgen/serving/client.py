@@ -19,6 +19,7 @@ import urllib.request
 
 import numpy as np
 
+from tfgen import validation
 from tfgen.serving import json_format
 
 _DTYPES = {
@@ -77,11 +78,9 @@ class Client:
             raise ValueError(f"Expected an http(s) URL like 'http://127.0.0.1:8501', got {url!r}.")
         if not isinstance(model_name, str) or not model_name or any(c in model_name for c in "/:?# "):
             raise ValueError(f"Expected a model name without '/', ':', '?', '#' or spaces, got {model_name!r}.")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1):
-            raise ValueError(f"Expected version to be a positive int or None, got {version!r}.")
+        self.version = validation.check_positive_int("version", version, allow_none=True)
         self.url = url.rstrip("/")
         self.model_name = model_name
-        self.version = None if version is None else int(version)
         self.timeout = timeout
         self._signature_defs = None
 
@@ -163,10 +162,11 @@ class Client:
     def _latent_feeds(self, signature_name, num_samples, seed, latent, labels):
         signature = self._signature(signature_name)
         if latent is None:
-            if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-                raise ValueError(f"Expected num_samples to be a positive int (or pass latent=...), got {num_samples!r}.")
+            if num_samples is None:
+                raise ValueError("Expected num_samples (a positive int) or latent=[...], got neither.")
+            num_samples = validation.check_positive_int("num_samples", num_samples)
             latent_dim = int(signature["inputs"]["latent"]["tensor_shape"]["dim"][1]["size"])
-            latent = np.random.default_rng(seed).standard_normal((int(num_samples), latent_dim)).astype("float32")
+            latent = np.random.default_rng(seed).standard_normal((num_samples, latent_dim)).astype("float32")
         elif num_samples is not None and len(latent) != num_samples:
             raise ValueError(f"Got num_samples={num_samples!r} and {len(latent)} latent vectors; pass one of them.")
         feeds = {"latent": np.asarray(latent, dtype="float32")}
@@ -178,24 +178,53 @@ class Client:
             raise ValueError(f"The {signature_name!r} signature of {self.model_name!r} takes no labels, got labels={labels!r}.")
         return feeds
 
-    def generate(self, num_samples=None, seed=None, latent=None, labels=None):
-        """Generated images.
+    def generate(self, num_samples=None, seed=0, latent=None, labels=None):
+        """Generated examples, exactly as ``model.generate`` makes them.
+
+        Without ``latent``, the export's own ``sample`` signature (or
+        ``sample_labels`` when ``labels`` are given) draws the latent
+        vectors, so ``generate(n, seed=s)`` returns the images of the Python
+        model's ``generate(n, seed=s)``.
 
         Args:
-            num_samples: how many images, drawing ``latent`` from ``N(0, I)``
-                with NumPy's ``default_rng(seed)``.
-            seed: seed of that draw.
-            latent: or the latent vectors themselves, float ``[N, latent_dim]``.
+            num_samples: how many examples (not needed with ``latent`` or ``labels``).
+            seed: int seed of the latent vectors.
+            latent: or the latent vectors themselves, float ``[N, latent_dim]``
+                (runs the ``generate`` signature).
             labels: class ids ``[N]`` for a conditional model.
 
         Returns:
-            float32 ``[N, H, W, C]`` in [-1, 1].
+            float32 ``[N, H, W, C]`` in [-1, 1] (``[N, D]`` for vector models).
         """
-        feeds = self._latent_feeds("generate", num_samples, seed, latent, labels)
-        return self.predict(feeds, "generate")["images"]
+        if latent is not None:
+            feeds = self._latent_feeds("generate", num_samples, seed, latent, labels)
+            return self._only_output(self.predict(feeds, "generate"))
+        seed = validation.check_non_negative_int("seed", seed)
+        if labels is not None:
+            labels = np.asarray(labels, dtype="int32").reshape(-1)
+            if num_samples is not None and len(labels) != num_samples:
+                raise ValueError(f"Got num_samples={num_samples!r} and {len(labels)} labels; pass one of them.")
+            if self._signature_defs is None:
+                self.metadata()
+            if "sample_labels" not in self._signature_defs:
+                raise ValueError(f"Model {self.model_name!r} takes no labels (it has no 'sample_labels' signature).")
+            return self._only_output(self.predict({"labels": labels, "seed": np.int32(seed)}, "sample_labels"))
+        num_samples = validation.check_positive_int("num_samples", num_samples)
+        feeds = {"num_samples": np.int32(num_samples), "seed": np.int32(seed)}
+        return self._only_output(self.predict(feeds, "sample"))
+
+    @staticmethod
+    def _only_output(outputs):
+        (value,) = outputs.values()  # "images", or "samples" for vector models
+        return value
 
     def generate_png(self, num_samples=None, seed=None, latent=None, labels=None):
-        """Generated images as PNG files (arguments as in :meth:`generate`).
+        """Generated images as PNG files.
+
+        Args as in :meth:`generate`, except that without ``latent`` the
+        latent vectors are drawn here with NumPy's ``default_rng(seed)``
+        (``generate_png`` takes latent vectors), so they are not those of
+        ``model.generate(num_samples, seed=seed)``.
 
         Returns:
             A list of ``N`` ``bytes`` objects, each a PNG file.

@@ -303,18 +303,32 @@ def decode_predict_inputs(request, input_specs, signature_name, max_batch_size=N
     arrays = {}
     for name, spec in input_specs.items():
         array = to_array(columns[name], spec.dtype, f"Input {name!r} of signature {signature_name!r}")
+        scalar_spec = spec.shape is not None and len(spec.shape) == 0
+        if scalar_spec and request_format == ROW_FORMAT:
+            raise ValueError(
+                f"Input {name!r} of signature {signature_name!r} is a scalar; send it in the columnar "
+                f"format: {{\"inputs\": {{\"{name}\": ...}}}}."
+            )
         _check_shape(array, spec, signature_name)
-        if array.ndim == 0:
+        if array.ndim == 0 and not scalar_spec:
             raise ValueError(f"Input {name!r} of signature {signature_name!r} must have a batch dimension, got a scalar.")
         arrays[name] = array
-    batch_sizes = {name: arrays[name].shape[0] for name in sorted(arrays)}
+    batch_sizes = {name: arrays[name].shape[0] for name in sorted(arrays) if arrays[name].ndim > 0}
     if len(set(batch_sizes.values())) > 1:
         raise ValueError(f"All inputs must have the same batch size, got {batch_sizes}.")
-    batch_size = next(iter(batch_sizes.values()))
-    if batch_size == 0:
-        raise ValueError("Expected at least one sample, got a batch of 0.")
-    if max_batch_size is not None and batch_size > max_batch_size:
-        raise BatchTooLargeError(batch_size, max_batch_size)
+    if batch_sizes:
+        batch_size = next(iter(batch_sizes.values()))
+        if batch_size == 0:
+            raise ValueError("Expected at least one sample, got a batch of 0.")
+        if max_batch_size is not None and batch_size > max_batch_size:
+            raise BatchTooLargeError(batch_size, max_batch_size)
+    # Scalar-only signatures (``sample``): ``num_samples`` is the batch size they produce.
+    if "num_samples" in arrays and arrays["num_samples"].ndim == 0:
+        num_samples = int(arrays["num_samples"])
+        if num_samples < 1:
+            raise ValueError(f"Expected num_samples to be a positive int, got {num_samples}.")
+        if max_batch_size is not None and num_samples > max_batch_size:
+            raise BatchTooLargeError(num_samples, max_batch_size)
     return request_format, arrays
 
 

@@ -51,6 +51,7 @@ import tensorflow as tf
 from google.protobuf import json_format as protobuf_json
 from tensorflow.core.protobuf import saved_model_pb2
 
+from tfgen import validation
 from tfgen.export.saved_model import existing_versions
 from tfgen.serving import json_format
 from tfgen.version import __version__
@@ -330,12 +331,11 @@ class ModelService:
         name = model_name if model_name is not None else os.path.basename(base)
         if not isinstance(name, str) or not _MODEL_NAME_PATTERN.match(name):
             raise ValueError(f"Expected a model name without '/', ':', '?', '#' or spaces, got {name!r}.")
-        _check_positive_int("max_batch_size", max_batch_size)
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or not poll_interval > 0:
-            raise ValueError(f"Expected poll_interval to be a positive number of seconds, got {poll_interval!r}.")
+        max_batch_size = validation.check_positive_int("max_batch_size", max_batch_size)
+        poll_interval = validation.check_number("poll_interval", poll_interval, minimum=0, exclusive_minimum=True)
         self.base_path = base
         self.model_name = name
-        self.max_batch_size = int(max_batch_size)
+        self.max_batch_size = max_batch_size
         self.watcher = VersionWatcher(base, poll_interval)
         self.watcher.poll()
         if self.watcher.current is None:
@@ -471,11 +471,6 @@ def _parse_json(body):
     if not isinstance(request, dict):
         raise RequestError(400, f"Expected the body to be a JSON object, got {type(request).__name__}.")
     return request
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive int, got {value!r}.")
 
 
 # ------------------------------------------------------------------------ HTTP
@@ -667,11 +662,11 @@ def make_server(
     server.serve_forever()
     ```
     """
-    if isinstance(port, bool) or not isinstance(port, (int, np.integer)) or not 0 <= port <= 65535:
+    if not validation.is_int(port) or not 0 <= port <= 65535:
         raise ValueError(f"Expected port to be an int in [0, 65535], got {port!r}.")
     if not isinstance(host, str) or not host:
         raise ValueError(f"Expected host to be a non-empty string, got {host!r}.")
-    _check_positive_int("max_request_bytes", max_request_bytes)
+    max_request_bytes = validation.check_positive_int("max_request_bytes", max_request_bytes)
     service = ModelService(model_base_path, model_name, max_batch_size, poll_interval)
     try:
         return ModelServer(service, host, int(port), max_request_bytes)
