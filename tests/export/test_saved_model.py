@@ -220,3 +220,13 @@ def test_gan_export_loads_without_tfgen_and_matches(tmp_path, num_classes):
     np.testing.assert_allclose(result["generate"], expected, atol=1e-5)
     np.testing.assert_allclose(result["sample"], gan.generate(5, seed=9), atol=1e-5)
     assert result["png"] == 4
+
+
+def test_a_version_folder_has_the_permissions_of_a_new_folder(vae, tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        path = tfgen.export_saved_model(vae, str(tmp_path / "vae"))
+    finally:
+        os.umask(old_mask)
+    assert os.stat(path).st_mode & 0o777 == 0o755  # not mkdtemp's private 0700
+    assert not [entry for entry in os.listdir(tmp_path / "vae") if entry.startswith(".tmp")]

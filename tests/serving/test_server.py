@@ -10,6 +10,7 @@ import http.client
 import io
 import json
 import signal
+import socket
 
 import numpy as np
 import pytest
@@ -174,6 +175,7 @@ def test_bad_predict_requests_get_a_clear_4xx(server, body, status, message):
         ("/v1/models/vae/versions/7:predict", "POST", 404, "Specific(vae, 7)"),
         ("/v1/models/vae/versions/7/metadata", "GET", 404, "Version 1 is served"),
         ("/v1/models/vae/versions/latest:predict", "POST", 400, "positive integer, got 'latest'"),
+        ("/v1/models/vae/versions/" + "1" * 5000, "GET", 400, "positive integer, got '11111111111111111111...(5000 characters)'"),
         ("/v1/models/vae:predict", "GET", 405, "answers POST, got GET"),
         ("/v1/models/vae:classify", "POST", 400, "classify is not supported"),
         ("/v2/anything", "GET", 404, "Unknown path '/v2/anything'"),
@@ -183,6 +185,34 @@ def test_unknown_model_version_or_path(server, path, method, status, message):
     body = json.dumps({"instances": LATENT_ROWS}).encode() if method == "POST" else None
     got_status, answer = server.request(path, body, method=method)
     assert got_status == status and message in answer["error"], answer
+
+
+def test_a_non_ascii_digit_in_the_version_is_a_400(server):
+    # "\xb2" is "2" superscript in the Latin-1 request line: str.isdigit() accepts it, int() does not.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+        connection.sendall(b"GET /v1/models/vae/versions/\xb2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"positive integer" in answer
+
+
+def test_an_integer_beyond_pythons_digit_limit_is_a_400(server):
+    status, answer = server.request("/v1/models/vae:predict", b'{"instances": [[' + b"1" * 5000 + b', 0, 0, 0]]}')
+    assert status == 400 and answer["error"].startswith("Malformed JSON"), answer
+
+
+def test_keep_alive_answers_every_request_on_one_connection(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        for _ in range(5):
+            connection.request("GET", "/v1/models/vae")
+            response = connection.getresponse()
+            assert response.status == 200 and json.loads(response.read())["model_version_status"]
+            assert response.getheader("Connection") != "close"
+    finally:
+        connection.close()
 
 
 def test_too_large_a_body_is_refused_and_the_server_keeps_serving(server):

@@ -70,6 +70,12 @@ __all__ = [
 ]
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def existing_versions(base_dir):
     """Sorted integer versions present under ``base_dir`` (TensorFlow Serving layout)."""
     if not os.path.isdir(base_dir):
@@ -151,6 +157,10 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
         card.update(metadata or {})
         with open(os.path.join(staging, MODEL_CARD_FILENAME), "w") as handle:
             json.dump(card, handle, indent=2, sort_keys=True)
+        # mkdtemp makes the folder private (0700); a version gets the permissions
+        # of any new folder (0755 under the usual umask), so a server running as
+        # another user can read it.
+        os.chmod(staging, 0o777 & ~_current_umask())
         if os.path.exists(target):  # only reachable with overwrite=True
             shutil.rmtree(target)
         os.rename(staging, target)

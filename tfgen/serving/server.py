@@ -376,8 +376,11 @@ class ModelService:
         if selector == "labels":
             raise RequestError(404, f"Version labels are not supported (got label {version!r}); use /versions/N.")
         if version is not None:
-            if not version.isdigit():
-                raise RequestError(400, f"Expected the version in the path to be a positive integer, got {version!r}.")
+            # ASCII digits only (str.isdigit also accepts other scripts' digits, which int() may
+            # reject), and at most an int64's 19 digits.
+            if not (version.isascii() and version.isdigit() and len(version) <= 19):
+                shown = version if len(version) <= 40 else f"{version[:20]}...({len(version)} characters)"
+                raise RequestError(400, f"Expected the version in the path to be a positive integer, got {shown!r}.")
             version = int(version)
         action = action or ""
         if action in ("", "/metadata"):
@@ -468,6 +471,8 @@ def _parse_json(body):
         raise RequestError(400, f"Malformed JSON: {error.msg} at line {error.lineno} column {error.colno}.") from None
     except RecursionError:
         raise RequestError(400, "Malformed JSON: nested too deeply.") from None
+    except ValueError as error:  # e.g. an integer beyond Python's digit limit for int()
+        raise RequestError(400, f"Malformed JSON: {error}") from None
     if not isinstance(request, dict):
         raise RequestError(400, f"Expected the body to be a JSON object, got {type(request).__name__}.")
     return request
@@ -479,6 +484,17 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Socket timeout (s): bounds how long a slow or idle client holds a thread.
     timeout = 60
+    # Buffered writes: a response's headers and body leave in one send.
+    wbufsize = 1 << 16
+
+    def setup(self):
+        super().setup()
+        # Without TCP_NODELAY, a reused (keep-alive) connection waits for the
+        # client's delayed ACK (about 40 ms) before each small response.
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not a TCP socket
+            pass
 
     def do_GET(self):
         self._answer("GET")
@@ -559,6 +575,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
         except OSError:  # the client went away; nothing left to tell it
             self.close_connection = True
 
