@@ -406,12 +406,14 @@ GAN = [
     ),
     md(
         """
-        * `discriminator_step(examples, labels)` draws latent vectors, makes
+        * The discriminator update (`discriminator_step(examples, labels)` when
+          called on its own) draws latent vectors, makes
           fakes with the generator (whose state is left untouched), computes
           the discriminator loss on real and fake examples (plus the gradient
           penalty or R1 penalty if enabled) and updates **only** the
           discriminator.
-        * `generator_step(batch_size, labels)` makes fresh fakes, asks the
+        * The generator update (`generator_step(batch_size, labels)` on its
+          own) makes fresh fakes, asks the
           discriminator about them and updates **only** the generator (and
           the EMA copy of its weights, if enabled) to make the discriminator
           call them real.
@@ -1048,7 +1050,8 @@ EXPORT = [
 
         The client speaks the REST API with the standard library (no
         TensorFlow needed on the client side) and returns NumPy arrays.
-        `generate` draws the latent vectors on the client from a seed.
+        `generate(n, seed=s)` runs the export's own `sample` signature, so it returns
+        the images of `vae.generate(n, seed=s)`.
         """
     ),
     code(

@@ -199,3 +199,21 @@ def test_grid_matches_plotting_image_grid(tmp_path):
     callback.on_epoch_end(0)
     expected = plotting.image_grid(model.generate(5, seed=2))
     np.testing.assert_array_equal(_decode_png(callback.written_paths[0]), expected)
+
+
+def test_training_backup_saves_every_n_steps_also_with_steps_per_execution(tmp_path):
+    import tfgen
+    from tfgen.callbacks import TrainingBackup
+
+    vae = tfgen.VAE(input_shape=(16, 16, 1), latent_dim=2, architecture="mlp", hidden_units=8, seed=0)
+    vae.compile(steps_per_execution=3)  # batch ends come every 3 steps: 3, 6, 9, 12
+    saved = []
+    backup = TrainingBackup(tmp_path / "backup", save_freq=4, delete_on_finish=False)
+    original = backup.save
+    backup.save = lambda: saved.append(backup.step) or original()
+    images = np.zeros((12 * 4, 16, 16, 1), "float32")
+    vae.fit(images, batch_size=4, epochs=1, verbose=0, shuffle=False, callbacks=[backup])
+    assert saved == [6, 12]  # counted from the last backup: 3 - 0 < 4, 6 - 0 >= 4, 9 - 6 < 4, 12 - 6 >= 4
+    assert TrainingBackup.restore(vae, tmp_path / "backup") == 12
+    with pytest.raises(ValueError, match="needs a model"):
+        TrainingBackup(tmp_path / "other").step

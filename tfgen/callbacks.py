@@ -204,6 +204,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.backup_dir = str(backup_dir)
         self.save_freq = save_freq
         self.delete_on_finish = delete_on_finish
+        self._last_saved_step = None
 
     @staticmethod
     def _step_counter(model):
@@ -216,7 +217,10 @@ class TrainingBackup(keras.callbacks.Callback):
 
     @classmethod
     def restore(cls, model, backup_dir):
-        """Loads the backup in ``backup_dir`` into ``model``; returns its step (0 without a backup)."""
+        """Loads the backup in ``backup_dir`` into ``model``; returns the model's step counter afterwards.
+
+        Without a backup the model is left as it is (its counter is 0 for a new model).
+        """
         counter = cls._step_counter(model)
         progress_path = os.path.join(str(backup_dir), cls.PROGRESS_FILENAME)
         if not os.path.exists(progress_path):
@@ -232,12 +236,15 @@ class TrainingBackup(keras.callbacks.Callback):
 
     @property
     def step(self):
-        """Train steps the model has run (its ``step_counter``)."""
+        """Train steps the model has run (its ``step_counter``); needs ``set_model`` (``fit`` calls it)."""
+        if self.model is None:
+            raise ValueError("TrainingBackup.step needs a model: pass the callback to fit first.")
         return int(self._step_counter(self.model).numpy())
 
     def save(self):
         """Writes the current state; returns the path of the weights file."""
         step = self.step
+        self._last_saved_step = step
         os.makedirs(self.backup_dir, exist_ok=True)
         weights_name = f"weights-{step:09d}.weights.h5"
         self.model.save_weights(os.path.join(self.backup_dir, weights_name), overwrite=True)
@@ -252,7 +259,14 @@ class TrainingBackup(keras.callbacks.Callback):
         return os.path.join(self.backup_dir, weights_name)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq != "epoch" and self.step % self.save_freq == 0:
+        if self.save_freq == "epoch":
+            return
+        # Every save_freq steps, counted from the last backup (a batch end can
+        # cover several steps with steps_per_execution > 1).
+        step = self.step
+        if self._last_saved_step is None:
+            self._last_saved_step = step - step % self.save_freq
+        if step - self._last_saved_step >= self.save_freq:
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):

@@ -1,8 +1,8 @@
 """Configuration as data: the one place each default lives.
 
 Each model family declares its settings as a dataclass of :func:`option`
-fields (``VAEConfig`` in ``tfgen/models/vae.py``, ``GANConfig`` and
-``GANCompileConfig`` in ``tfgen/models/gan.py``; the training job's in
+fields (``VAEConfig``, ``GANConfig``, ``GANCompileConfig`` ... in
+``tfgen/models/config.py``; the training job's ``TrainingConfig`` in
 ``tfgen/cli/train_lib.py``). From those fields come
 
 * the defaults of the model's constructor and ``compile``

@@ -93,6 +93,17 @@ def check_seed(name, value):
     return int(value)
 
 
+# Seeds the export signatures take (int32 scalars).
+MAX_EXPORT_SEED = 2**31 - 1
+
+
+def check_export_seed(name, value):
+    """``value`` as an ``int`` in ``[0, 2**31 - 1]``, what the exports' int32 ``seed`` inputs hold; else ``ValueError``."""
+    if not is_int(value) or not 0 <= value <= MAX_EXPORT_SEED:
+        raise ValueError(f"Expected {name} to be an int in [0, {MAX_EXPORT_SEED}], got {value!r}.")
+    return int(value)
+
+
 def check_choice(name, value, choices, plural=None):
     """``value`` if it is one of ``choices`` (a registry dict or a collection); else ``ValueError``.
 

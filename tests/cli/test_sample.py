@@ -54,7 +54,8 @@ def test_sample_command_draws_points_for_a_vector_model(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arguments, message", [(["--num", "0"], "num_samples to be a positive int, got 0"),
-                                                (["--seed", "-1"], "seed to be a non-negative int, got -1")])
+                                                (["--seed", "-1"], "seed to be an int in [0, 2147483647], got -1"),
+                                                (["--seed", str(2**31)], "seed to be an int in [0, 2147483647], got 2147483648")])
 def test_bad_sample_arguments_are_one_line_errors(tmp_path, capsys, arguments, message):
     _vae().save(tmp_path / "model.keras")
     assert cli_main.main(["sample", "--model", str(tmp_path / "model.keras"), *arguments]) == 2

@@ -228,3 +228,16 @@ def test_standard_callbacks(tmp_path):
     assert {"val_loss", "val_reconstruction_loss", "val_kl_loss"} <= set(history.history)
     assert isinstance(keras.models.load_model(str(tmp_path / "best.keras")), tfgen.VAE)
     assert os.listdir(tmp_path / "logs")
+
+
+def test_a_vae_saved_before_step_counters_still_loads():
+    # Written by tfgen at commit 594e17e: a gaussian VAE (learned log_scale), Adam(1e-2), 2 steps on digits.
+    path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "vae_written_before_step_counters.keras")
+    with pytest.warns(UserWarning, match="saved by a tfgen without a step counter"):
+        vae = keras.models.load_model(path)
+    assert isinstance(vae, tfgen.VAE) and int(vae.step_counter.numpy()) == 0
+    np.testing.assert_allclose(vae.log_scale.numpy(), -0.019885229, rtol=1e-6)
+    assert int(vae.optimizer.iterations.numpy()) == 2
+    np.testing.assert_allclose(float(np.sum(vae.decode(np.zeros((1, 3), "float32")))), -4.228532, rtol=1e-5)
+    vae.fit(digits_images(16), batch_size=16, epochs=1, verbose=0)  # trains on from there
+    assert int(vae.step_counter.numpy()) == 1 and int(vae.optimizer.iterations.numpy()) == 3

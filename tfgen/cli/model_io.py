@@ -57,7 +57,7 @@ def generate(path, num_samples, seed):
         ValueError: bad ``num_samples`` or ``seed``, or not a tfgen model or export.
     """
     num_samples = validation.check_positive_int("num_samples", num_samples)
-    seed = validation.check_non_negative_int("seed", seed)
+    seed = validation.check_export_seed("seed", seed)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model at {path!r}.")
     if str(path).endswith(".keras"):

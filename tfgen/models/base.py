@@ -14,7 +14,9 @@ A model family (``VAE``, ``GAN``, the ones to come) subclasses
   batched :meth:`generate` for every family, labels included;
 * **skip-if-not-finite updates**: :meth:`apply_if_finite` is how every
   optimizer step of every model is applied, and :meth:`fit` adds
-  :class:`StopOnNonFiniteLoss`, which stops training with a message;
+  :class:`StopOnNonFiniteLoss`, which stops training with a message when a
+  loss becomes NaN or infinite (an update skipped because only its gradients
+  were not finite is skipped without stopping, as Keras' loss scaling does);
 * **serving endpoints**: :meth:`serving_endpoints` lists the SavedModel
   signatures (``generate``, ``sample``, ``generate_png`` for images) that
   :func:`tfgen.export_saved_model` writes, and :meth:`model_card` the card's
@@ -251,7 +253,7 @@ class GenerativeModel(keras.Model):
                 raise ValueError("Expected a batch of examples, got an empty tuple.")
             data, labels = data[0], (data[1] if len(data) > 1 else None)
         examples = tf.convert_to_tensor(data)
-        if examples.shape.rank is not None and tuple(examples.shape[1:]) != tuple(self.data_shape):
+        if examples.shape.rank is not None and not examples.shape[1:].is_compatible_with(self.data_shape):
             raise ValueError(
                 f"Expected batches of shape (batch, {', '.join(map(str, self.data_shape))}), "
                 f"got {tuple(examples.shape)}."
@@ -295,8 +297,10 @@ class GenerativeModel(keras.Model):
         """
         if self.num_classes is None:
             if labels is not None:
+                shown = np.asarray(labels)
                 raise ValueError(
-                    f"This {type(self).__name__} is unconditional (num_classes=None); do not pass labels."
+                    f"This {type(self).__name__} is unconditional (num_classes=None); expected labels=None, "
+                    f"got labels of shape {shown.shape}."
                 )
             return None
         if labels is None:
@@ -342,7 +346,7 @@ class GenerativeModel(keras.Model):
 
         Raises:
             ValueError: invalid ``num_samples``, ``seed``, ``labels``, ``batch_size``
-                or options.
+                or option values (an option the family does not have is a ``TypeError``).
         """
         batch_size = validation.check_positive_int("batch_size", batch_size)
         latents = self.sample_latents(num_samples, seed)
@@ -442,6 +446,28 @@ class GenerativeModel(keras.Model):
         }
 
     # -------------------------------------------------------- serialisation
+    def load_own_variables(self, store):
+        """Loads the model's own variables; also from files written before it had a step counter.
+
+        Such files (VAEs saved by tfgen before the shared base class) hold the
+        other variables in the same order; the step counter then starts at 0
+        and a ``UserWarning`` says so.
+        """
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(store.keys()) == len(own) - 1 and self.step_counter in own:
+            others = [v for v in own if v is not self.step_counter]
+            for index, variable in enumerate(others):
+                variable.assign(store[str(index)])
+            self.step_counter.assign(0)
+            warnings.warn(
+                f"This {type(self).__name__} was saved by a tfgen without a step counter; it starts at 0, so "
+                "training it on draws other noise than the original run would have.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
+        super().load_own_variables(store)
+
     # Constructor arguments that hold networks: serialised in get_config, rebuilt in from_config.
     network_arguments = ()
 

@@ -46,7 +46,7 @@ class VAEConfig:
 
 @dataclasses.dataclass(frozen=True)
 class VAECompileConfig:
-    """The VAE's training settings and their defaults (``VAE.compile``, the CLI)."""
+    """The VAE's training settings and their defaults (:func:`default_vae_optimizer`, the CLI)."""
 
     learning_rate: float = option(1e-3, "Adam learning rate")
 
@@ -78,7 +78,8 @@ class GANConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GANCompileConfig:
-    """The GAN's training settings and their defaults (``GAN.compile(**...)``, the CLI)."""
+    """The GAN's training settings and their defaults (``GAN.compile``'s arguments, and the learning
+    rate and ``beta_1`` of :func:`default_gan_optimizer`; the CLI)."""
 
     learning_rate: float = option(2e-4, "Adam learning rate of both networks")
     beta_1: float = option(0.5, "Adam beta_1 of both networks")

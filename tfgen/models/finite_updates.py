@@ -4,8 +4,10 @@
 (``GenerativeModel.apply_if_finite`` calls it). An update whose loss,
 gradients or accompanying state values hold a NaN or an infinity is skipped
 on *every* replica, so the weights keep their last finite values and
-replicas never diverge; training is then stopped by
-:class:`tfgen.callbacks.StopOnNonFiniteLoss`.
+replicas never diverge. When the loss itself is not finite, training is then
+stopped by :class:`tfgen.callbacks.StopOnNonFiniteLoss`, which watches the
+logged losses; an update skipped only for non-finite gradients or state
+leaves training running.
 
 Under ``tf.distribute.MirroredStrategy`` an optimizer cannot be applied inside
 a replica-level ``tf.cond`` (it synchronises with ``merge_call``), so the

@@ -239,6 +239,9 @@ class VAE(GenerativeModel):
             kwargs.get("auto_scale_loss", True),
         )
         super().compile(optimizer=optimizer, **kwargs)
+        if not self.optimizer.built:  # Keras wrapped it for mixed_float16 after all
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
 
     def compile_from_config(self, config):
         # Keras skips compile_from_config for overridden compile methods

@@ -188,7 +188,7 @@ class Client:
 
         Args:
             num_samples: how many examples (not needed with ``latent`` or ``labels``).
-            seed: int seed of the latent vectors.
+            seed: int seed of the latent vectors, in ``[0, 2**31 - 1]``.
             latent: or the latent vectors themselves, float ``[N, latent_dim]``
                 (runs the ``generate`` signature).
             labels: class ids ``[N]`` for a conditional model.
@@ -199,7 +199,7 @@ class Client:
         if latent is not None:
             feeds = self._latent_feeds("generate", num_samples, seed, latent, labels)
             return self._only_output(self.predict(feeds, "generate"))
-        seed = validation.check_non_negative_int("seed", seed)
+        seed = validation.check_export_seed("seed", seed)
         if labels is not None:
             labels = np.asarray(labels, dtype="int32").reshape(-1)
             if num_samples is not None and len(labels) != num_samples:
@@ -210,6 +210,13 @@ class Client:
                 raise ValueError(f"Model {self.model_name!r} takes no labels (it has no 'sample_labels' signature).")
             return self._only_output(self.predict({"labels": labels, "seed": np.int32(seed)}, "sample_labels"))
         num_samples = validation.check_positive_int("num_samples", num_samples)
+        if self._signature_defs is None:
+            self.metadata()
+        if "sample" not in self._signature_defs:
+            raise ValueError(
+                f"Model {self.model_name!r} has no 'sample' signature (exported by an older tfgen): pass "
+                "latent=[...] to run 'generate', or export the model again."
+            )
         feeds = {"num_samples": np.int32(num_samples), "seed": np.int32(seed)}
         return self._only_output(self.predict(feeds, "sample"))
 
