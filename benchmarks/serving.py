@@ -11,6 +11,9 @@ run:
 * ``tfgen serve``: ``tfgen.serving.Client.generate`` (JSON over HTTP with
   ``urllib``, one connection per request, NumPy out), and
   ``Client.generate_png`` (PNG files out);
+* ``keep-alive``: the same ``generate`` request as raw JSON over one
+  ``http.client`` connection per client thread, reused for every request (as
+  curl, ``requests.Session`` and most HTTP clients do);
 
 printing requests per second and the p50/p99 latency of each.
 
@@ -23,6 +26,7 @@ Results go to stdout and, as JSON, to ``benchmarks/results/serving.json``.
 import argparse
 import concurrent.futures
 import gc
+import http.client
 import json
 import os
 import platform
@@ -30,7 +34,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -97,6 +103,26 @@ def measure(call, num_requests, concurrency, warmup=5):
     }
 
 
+def keep_alive_generate(url, model_name, latent):
+    """A ``generate`` call over one reused ``http.client`` connection per thread; returns the answer's bytes."""
+    address = urllib.parse.urlsplit(url)
+    body = json.dumps({"signature_name": "generate", "inputs": {"latent": latent.tolist()}})
+    path = f"/v1/models/{model_name}:predict"
+    local = threading.local()
+
+    def call():
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        local.connection.request("POST", path, body, {"Content-Type": "application/json"})
+        response = local.connection.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"tfgen serve answered {response.status}: {answer[:200]!r}")
+        return answer
+
+    return call
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-base-path", default=None, help="an existing export base directory (default: export a fresh VAE)")
@@ -140,6 +166,7 @@ def main(argv=None):
                 ("in-process", "generate"): lambda: generate(latent=latent_tensor)["images"].numpy(),
                 ("tfgen serve", "generate"): lambda: client.generate(latent=latent),
                 ("tfgen serve", "generate_png"): lambda: client.generate_png(latent=latent),
+                ("keep-alive", "generate"): keep_alive_generate(url, model_name, latent),
             }
             for (path, signature), call in calls.items():
                 result = measure(call, args.requests, args.concurrency)
