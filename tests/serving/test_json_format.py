@@ -1,6 +1,7 @@
 """TensorFlow Serving's JSON tensor format, without a server."""
 
 import base64
+import json
 
 import numpy as np
 import pytest
@@ -70,3 +71,11 @@ def test_outputs_follow_tensorflow_servings_layout():
     text = np.array([b"cat", b"dog"], dtype=object)
     assert json_format.encode_predict_outputs({"label": text}, "columnar") == {"outputs": ["cat", "dog"]}
     np.testing.assert_array_equal(json_format.from_json_value(encoded), png)
+
+
+def test_float32_values_are_written_in_their_shortest_form_and_read_back_exactly():
+    values = np.array([0.1, 1 / 3, -2.5e-8, 3.4028235e38, 0.0], np.float32)
+    text = json.dumps(json_format.to_json_value(values))
+    assert text == "[0.1, 0.33333334, -2.5e-08, 3.4028235e+38, 0.0]"
+    random = np.random.default_rng(0).standard_normal(10000).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(json.loads(json.dumps(json_format.to_json_value(random))), np.float32), random)
