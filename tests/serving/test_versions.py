@@ -4,6 +4,7 @@ One server is started for the module; the last test stops it with SIGTERM.
 """
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -102,6 +103,39 @@ def test_a_broken_new_version_is_reported_and_the_old_one_kept(served):
     assert "Loading version 3" in row["status"]["error_message"]
     assert _states(process)[2] == ("AVAILABLE", "OK")
     assert process.predict({"inputs": LATENT.tolist()})[0] == 200
+
+
+def test_a_version_copied_in_slowly_is_served_once_complete(served):
+    process, _, base = served
+    fourth = _vae(seed=4)
+    staging = os.path.join(os.path.dirname(base), "staging")
+    tfgen.export_saved_model(fourth, staging, version=1)
+    os.makedirs(os.path.join(base, "4"))
+    # saved_model.pb arrives first, as with a non-atomic copy; loads fail for seconds.
+    shutil.copy(os.path.join(staging, "1", "saved_model.pb"), os.path.join(base, "4", "saved_model.pb"))
+    _wait_for(lambda: _states(process).get(4) == ("END", "UNKNOWN"))
+    time.sleep(3)  # several failed attempts (the old watcher gave up after three)
+    assert _states(process)[2] == ("AVAILABLE", "OK")
+    for entry in os.listdir(os.path.join(staging, "1")):
+        source = os.path.join(staging, "1", entry)
+        if entry != "saved_model.pb":
+            copy = shutil.copytree if os.path.isdir(source) else shutil.copy
+            copy(source, os.path.join(base, "4", entry))
+    _wait_for(lambda: _states(process).get(4) == ("AVAILABLE", "OK"), timeout=60)
+    status, answer = process.predict({"inputs": LATENT.tolist()})
+    assert status == 200
+    np.testing.assert_allclose(answer["outputs"], fourth.decode(LATENT), atol=1e-5)
+
+
+def test_a_removed_version_is_reported_and_the_next_one_served(served):
+    process, _, base = served
+    shutil.rmtree(os.path.join(base, "4"))
+    _wait_for(lambda: _states(process).get(4) == ("END", "NOT_FOUND"))
+    _wait_for(lambda: _states(process).get(2) == ("AVAILABLE", "OK"))  # 3 is broken: 2 is the highest that loads
+    status, answer = process.request("/v1/models/vae/versions/4")
+    assert "was removed" in answer["model_version_status"][0]["status"]["error_message"]
+    assert process.predict({"inputs": LATENT.tolist()})[0] == 200
+    assert "was removed" in process.logs()
 
 
 def test_sigterm_stops_cleanly_and_frees_the_port(served):

@@ -45,6 +45,7 @@ import signal
 import socket
 import socketserver
 import threading
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -61,8 +62,10 @@ DEFAULT_PORT = 8501
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 256
 DEFAULT_POLL_INTERVAL = 1.0
-# A version whose load fails this many times is left alone until restart.
-MAX_LOAD_ATTEMPTS = 3
+# A version whose load failed is tried again after a delay that doubles from
+# the poll interval up to this many seconds, and at once when its files change
+# (a version copied in slowly loads as soon as it is complete).
+MAX_RETRY_INTERVAL = 60.0
 DEFAULT_SIGNATURE = "serving_default"
 # Seconds server_close() waits for requests in flight before returning.
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -184,9 +187,13 @@ class VersionWatcher:
     ``poll()`` lists ``base_path``; when the highest ready version (a numbered
     directory holding ``saved_model.pb``) differs from the served one, it is
     loaded completely and only then swapped in. A version that fails to load
-    is reported in ``status()`` and retried on the next polls, at most
-    ``MAX_LOAD_ATTEMPTS`` times, while the current one keeps serving (before
-    anything is served, the next lower version is tried). ``start()`` runs
+    is reported in ``status()`` and tried again with back-off (the delay
+    doubles from ``poll_interval`` up to ``MAX_RETRY_INTERVAL``), and at the
+    next poll once its files change, so a version copied in slowly is served
+    as soon as it is complete; meanwhile the current one keeps serving (before
+    anything is served, the next lower version is tried). A served version
+    whose directory is removed is reported (``END``, ``NOT_FOUND``, and a log
+    line) and replaced by the highest remaining one. ``start()`` runs
     ``poll()`` every ``poll_interval`` seconds in a daemon thread.
 
     Args:
@@ -205,6 +212,7 @@ class VersionWatcher:
         self._current = None
         self._states = {}  # version -> (state, error_code, error_message)
         self._attempts = {}
+        self._retry = {}  # failed version -> (monotonic time of the next try, files fingerprint then)
         self._stop = threading.Event()
         self._thread = None
 
@@ -243,13 +251,16 @@ class VersionWatcher:
             True when the served version changed.
         """
         with self._poll_lock:
+            self._drop_removed_version()
             current = self.current
-            candidates = [v for v in self.ready_versions() if self._attempts.get(v, 0) < MAX_LOAD_ATTEMPTS]
+            now = time.monotonic()
+            candidates = [v for v in self.ready_versions() if self._may_try(v, now)]
             for version in reversed(candidates):
                 if current is not None and version == current.version:
                     return False
                 loaded = self._load(version)
                 if loaded is not None:
+                    self._retry.pop(version, None)
                     with self._lock:
                         previous, self._current = self._current, loaded
                         self._states[version] = ("AVAILABLE", "OK", "")
@@ -264,6 +275,38 @@ class VersionWatcher:
                     return True
             return False
 
+    def _fingerprint(self, version):
+        """``(relative path, size, mtime)`` of every file of a version: changes while files arrive."""
+        root = os.path.join(self.base_path, str(version))
+        files = []
+        for directory, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(directory, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:  # removed while we looked
+                    continue
+                files.append((os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns))
+        return tuple(sorted(files))
+
+    def _may_try(self, version, now):
+        """Whether a version may be (re)loaded now: never failed, back-off elapsed, or its files changed."""
+        if version not in self._retry:
+            return True
+        retry_at, fingerprint = self._retry[version]
+        return now >= retry_at or self._fingerprint(version) != fingerprint
+
+    def _drop_removed_version(self):
+        """Stops serving the current version if its directory is gone, and says so."""
+        current = self.current
+        if current is None or os.path.isdir(current.path):
+            return
+        message = f"Version {current.version} was removed from {current.path!r}; it is no longer served."
+        logger.warning(message)
+        with self._lock:
+            self._current = None
+            self._states[current.version] = ("END", "NOT_FOUND", message)
+
     def _load(self, version):
         """The loaded ``version``, or ``None`` (state and error recorded) when loading fails."""
         path = os.path.join(self.base_path, str(version))
@@ -272,11 +315,13 @@ class VersionWatcher:
         try:
             return self._loader(version, path)
         except Exception as error:  # a broken export must not stop the server
-            self._attempts[version] = self._attempts.get(version, 0) + 1
+            attempts = self._attempts[version] = self._attempts.get(version, 0) + 1
+            delay = min(MAX_RETRY_INTERVAL, self.poll_interval * 2 ** (attempts - 1))
+            self._retry[version] = (time.monotonic() + delay, self._fingerprint(version))
             message = f"Loading version {version} from {path!r} failed: {type(error).__name__}: {error}"
             with self._lock:
                 self._states[version] = ("END", "UNKNOWN", message)
-            logger.error("%s (attempt %d of %d)", message, self._attempts[version], MAX_LOAD_ATTEMPTS)
+            logger.error("%s (attempt %d; next in %.1f s, or when its files change)", message, attempts, delay)
             return None
 
     def start(self):
@@ -413,6 +458,12 @@ class ModelService:
 
     def _servable(self, version):
         current = self.watcher.current
+        if current is None:  # every version failed to load or was removed
+            raise RequestError(
+                404,
+                f"Servable not found for request: Latest({self.model_name}). No version under the base path "
+                f"loads; see /v1/models/{self.model_name} for each version's state.",
+            )
         if version is not None and version != current.version:
             raise RequestError(
                 404,
