@@ -260,6 +260,23 @@ def test_client_methods_return_numpy(server, vae, expected):
         Client("127.0.0.1:8501", "vae")
 
 
+def test_the_client_keeps_its_connection_alive(server, monkeypatch):
+    connects = []
+    original = http.client.HTTPConnection.connect
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", lambda self: connects.append(1) or original(self))
+    client = Client(server.url, "vae")
+    for _ in range(3):
+        client.status()
+    client.decode(LATENT)
+    with pytest.raises(ServingError):
+        client.decode(np.zeros((2, 5), "float32"))  # an error answer keeps the connection too
+    client.status()
+    assert len(connects) == 1
+    client.close()
+    client.status()
+    assert len(connects) == 2
+
+
 def test_200_requests_from_8_threads(server, vae):
     latents = np.random.default_rng(7).normal(size=(200, 2, 4)).astype("float32")
     expected = vae.decode(latents.reshape(400, 4)).numpy().reshape(200, 2, 16, 16, 1)

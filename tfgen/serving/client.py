@@ -1,7 +1,8 @@
 """A Python client of the TensorFlow Serving REST API, for ``tfgen serve`` or TensorFlow Serving.
 
-Only the standard library (``urllib``) and NumPy are used, so a web backend
-or a notebook can call a served model without TensorFlow.
+Only the standard library (``http.client``) and NumPy are used, so a web
+backend or a notebook can call a served model without TensorFlow. Each thread
+keeps one connection to the server and reuses it (HTTP keep-alive).
 
 Example:
 ```python
@@ -12,10 +13,10 @@ pngs = client.generate_png(4, seed=0)           # 4 PNG files (bytes)
 ```
 """
 
+import http.client
 import json
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 
 import numpy as np
 
@@ -83,29 +84,59 @@ class Client:
         self.model_name = model_name
         self.timeout = timeout
         self._signature_defs = None
+        self._address = parsed
+        self._local = threading.local()  # one kept-alive connection per thread
 
     # ---------------------------------------------------------------- HTTP
     def _model_url(self):
         base = f"{self.url}/v1/models/{urllib.parse.quote(self.model_name)}"
         return base if self.version is None else f"{base}/versions/{self.version}"
 
+    def _connection(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = http.client.HTTPSConnection if self._address.scheme == "https" else http.client.HTTPConnection
+            connection = kind(self._address.hostname, self._address.port, timeout=self.timeout)
+            self._local.connection = connection
+        return connection
+
+    def close(self):
+        """Closes this thread's connection (the next request opens a new one)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
     def _request(self, url, payload=None):
         data = None if payload is None else json.dumps(payload).encode("utf-8")
-        request = urllib.request.Request(
-            url, data=data, method="GET" if data is None else "POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            body = error.read()
+        target = urllib.parse.urlsplit(url)
+        path = target.path + (f"?{target.query}" if target.query else "")
+        headers = {"Content-Type": "application/json"}
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                connection.request("GET" if data is None else "POST", path, body=data, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+                break
+            except (http.client.RemoteDisconnected, http.client.CannotSendRequest, ConnectionResetError,
+                    BrokenPipeError) as error:
+                # The server closed a kept-alive connection (idle timeout): one new connection.
+                self.close()
+                if attempt == 2:
+                    raise ConnectionError(f"Cannot reach the model server at {self.url}: {error}") from None
+            except OSError as error:
+                self.close()
+                raise ConnectionError(f"Cannot reach the model server at {self.url}: {error}") from None
+        if response.will_close:
+            self.close()
+        if response.status >= 400:
             try:
                 message = json.loads(body)["error"]
             except (ValueError, KeyError, TypeError):
-                message = body.decode("utf-8", "replace") or error.reason
-            raise ServingError(error.code, message, url) from None
-        except urllib.error.URLError as error:
-            raise ConnectionError(f"Cannot reach the model server at {self.url}: {error.reason}") from None
+                message = body.decode("utf-8", "replace") or response.reason
+            raise ServingError(response.status, message, url)
+        return json.loads(body)
 
     # -------------------------------------------------------------- model API
     def status(self):
