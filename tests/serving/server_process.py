@@ -14,10 +14,11 @@ import urllib.request
 from tests.helpers import REPO_ROOT
 
 _URL_PATTERN = re.compile(r"at (http://[^/\s]+)/v1/models/")
+_GRPC_PATTERN = re.compile(r"gRPC at (\S+):(\d+)")
 
 
 class ServerProcess:
-    """``python -m tfgen serve --port 0 ...`` with its output in files under ``log_dir``.
+    """``python -m tfgen serve --port 0 --grpc-port 0 ...`` with its output in files under ``log_dir``.
 
     ``start()`` returns once the server printed its URL (it prints it after
     loading the model and binding the socket), so there is no port race.
@@ -29,13 +30,15 @@ class ServerProcess:
         self.flags = [str(flag) for flag in flags]
         self.process = None
         self.url = None
+        self.grpc_port = None
 
     def start(self, timeout=180):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO_ROOT)
         self._stdout = open(os.path.join(self.log_dir, "serve.stdout"), "w+")
         self._stderr = open(os.path.join(self.log_dir, "serve.stderr"), "w+")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tfgen", "serve", "--model-base-path", self.base_path, "--port", "0", *self.flags],
+            [sys.executable, "-m", "tfgen", "serve", "--model-base-path", self.base_path, "--port", "0", "--grpc-port", "0",
+             *self.flags],
             stdout=self._stdout, stderr=self._stderr, env=env, cwd=self.log_dir,
         )
         deadline = time.monotonic() + timeout
@@ -44,6 +47,8 @@ class ServerProcess:
             if match:
                 self.url = match.group(1)
                 self.port = int(self.url.rsplit(":", 1)[1])
+                grpc_match = _GRPC_PATTERN.search(self.output())
+                self.grpc_port = int(grpc_match.group(2)) if grpc_match else None
                 return self
             if self.process.poll() is not None:
                 raise AssertionError(f"tfgen serve exited with {self.process.returncode}:\n{self.logs()}")

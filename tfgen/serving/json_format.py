@@ -205,7 +205,8 @@ def to_array(value, dtype, where):
     return _numbers_to_array(value, dtype, where)
 
 
-def _check_shape(array, spec, signature_name):
+def check_shape(array, spec, signature_name):
+    """Raises ``ValueError`` unless ``array``'s shape fits the input ``spec`` (``None`` dimensions match any size)."""
     expected = spec.shape
     if expected is None:
         return
@@ -309,10 +310,24 @@ def decode_predict_inputs(request, input_specs, signature_name, max_batch_size=N
                 f"Input {name!r} of signature {signature_name!r} is a scalar; send it in the columnar "
                 f"format: {{\"inputs\": {{\"{name}\": ...}}}}."
             )
-        _check_shape(array, spec, signature_name)
+        check_shape(array, spec, signature_name)
         if array.ndim == 0 and not scalar_spec:
             raise ValueError(f"Input {name!r} of signature {signature_name!r} must have a batch dimension, got a scalar.")
         arrays[name] = array
+    check_batch_size(arrays, max_batch_size)
+    return request_format, arrays
+
+
+def check_batch_size(arrays, max_batch_size=None):
+    """Checks the batch of a request's input arrays: one size, at least 1, at most ``max_batch_size``.
+
+    Scalar inputs have no batch dimension; a scalar ``num_samples`` (the
+    ``sample`` signature) is the batch size it asks for.
+
+    Raises:
+        ValueError: different batch sizes, an empty batch, or ``num_samples`` < 1.
+        BatchTooLargeError: more than ``max_batch_size`` samples.
+    """
     batch_sizes = {name: arrays[name].shape[0] for name in sorted(arrays) if arrays[name].ndim > 0}
     if len(set(batch_sizes.values())) > 1:
         raise ValueError(f"All inputs must have the same batch size, got {batch_sizes}.")
@@ -329,7 +344,6 @@ def decode_predict_inputs(request, input_specs, signature_name, max_batch_size=N
             raise ValueError(f"Expected num_samples to be a positive int, got {num_samples}.")
         if max_batch_size is not None and num_samples > max_batch_size:
             raise BatchTooLargeError(num_samples, max_batch_size)
-    return request_format, arrays
 
 
 def to_json_value(array, name=""):

@@ -62,6 +62,8 @@ DEFAULT_PORT = 8501
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 256
 DEFAULT_POLL_INTERVAL = 1.0
+# TensorFlow Serving's gRPC port.
+DEFAULT_GRPC_PORT = 8500
 # A version whose load failed is tried again after a delay that doubles from
 # the poll interval up to this many seconds, and at once when its files change
 # (a version copied in slowly loads as soon as it is complete).
@@ -456,7 +458,8 @@ class ModelService:
             ]
         }
 
-    def _servable(self, version):
+    def servable(self, version=None):
+        """The served ``LoadedVersion`` (``version``: must be the served one), or ``RequestError`` 404."""
         current = self.watcher.current
         if current is None:  # every version failed to load or was removed
             raise RequestError(
@@ -474,19 +477,14 @@ class ModelService:
 
     def metadata(self, version=None):
         """TensorFlow Serving's GetModelMetadata answer: every signature's inputs and outputs."""
-        servable = self._servable(version)
+        servable = self.servable(version)
         return {
             "model_spec": {"name": self.model_name, "signature_name": "", "version": str(servable.version)},
             "metadata": {"signature_def": servable.metadata},
         }
 
-    def predict(self, body, version=None):
-        """Runs a signature on a row- or columnar-format request body; returns the JSON answer."""
-        servable = self._servable(version)
-        request = _parse_json(body)
-        signature_name = request.get("signature_name", DEFAULT_SIGNATURE)
-        if not isinstance(signature_name, str):
-            raise RequestError(400, f"Expected 'signature_name' to be a string, got {signature_name!r}.")
+    def signature(self, servable, signature_name):
+        """The servable's signature ``signature_name`` (empty: ``serving_default``), or ``RequestError`` 400."""
         signature_name = signature_name or DEFAULT_SIGNATURE
         signature = servable.signatures.get(signature_name)
         if signature is None:
@@ -495,18 +493,32 @@ class ModelService:
                 f"Unknown signature_name {signature_name!r} for model {self.model_name!r} version "
                 f"{servable.version}. Valid signatures: {sorted(servable.signatures)}.",
             )
+        return signature
+
+    def run(self, signature, arrays):
+        """Runs a signature on checked input arrays; an input TensorFlow rejects is a ``RequestError`` 400."""
+        try:
+            return signature(arrays)
+        except tf.errors.InvalidArgumentError as error:
+            raise RequestError(400, f"Signature {signature.name!r} rejected the input: {error.message}") from None
+
+    def predict(self, body, version=None):
+        """Runs a signature on a row- or columnar-format request body; returns the JSON answer."""
+        servable = self.servable(version)
+        request = _parse_json(body)
+        signature_name = request.get("signature_name", DEFAULT_SIGNATURE)
+        if not isinstance(signature_name, str):
+            raise RequestError(400, f"Expected 'signature_name' to be a string, got {signature_name!r}.")
+        signature = self.signature(servable, signature_name)
         try:
             request_format, arrays = json_format.decode_predict_inputs(
-                request, signature.inputs, signature_name, self.max_batch_size
+                request, signature.inputs, signature.name, self.max_batch_size
             )
         except json_format.BatchTooLargeError as error:
             raise RequestError(413, str(error)) from None
         except ValueError as error:
             raise RequestError(400, str(error)) from None
-        try:
-            outputs = signature(arrays)
-        except tf.errors.InvalidArgumentError as error:
-            raise RequestError(400, f"Signature {signature_name!r} rejected the input: {error.message}") from None
+        outputs = self.run(signature, arrays)
         try:
             return json_format.encode_predict_outputs(outputs, request_format, list(signature.outputs))
         except ValueError as error:  # row format asked of outputs with different batch sizes
@@ -752,20 +764,45 @@ def serve(
     max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
     max_batch_size=DEFAULT_MAX_BATCH_SIZE,
     poll_interval=DEFAULT_POLL_INTERVAL,
+    grpc_port=DEFAULT_GRPC_PORT,
 ):
     """Serves a model until SIGINT or SIGTERM, then returns (what ``tfgen serve`` runs).
 
-    Arguments are those of :func:`make_server`. A line with the model's URL
-    is printed once the server accepts requests. On SIGINT/SIGTERM the server
-    stops accepting connections, finishes the requests in flight (up to
-    ``SHUTDOWN_GRACE_SECONDS``), closes its socket and returns normally.
+    Arguments are those of :func:`make_server`, plus ``grpc_port``: the port
+    of TensorFlow Serving's gRPC API on the same host (8500 by default, 0 for
+    a free one, ``None`` for none; :mod:`tfgen.serving.grpc_service`, which
+    needs ``pip install "tfgen[grpc]"``). A line with the model's URL (and
+    the gRPC address) is printed once the server accepts requests. On
+    SIGINT/SIGTERM the server stops accepting connections, finishes the
+    requests in flight (up to ``SHUTDOWN_GRACE_SECONDS``), closes its sockets
+    and returns normally.
 
     Example:
     ```python
     serve("saved_models/vae", port=8501)   # blocks; Ctrl-C to stop
     ```
     """
+    if grpc_port is not None and (not validation.is_int(grpc_port) or not 0 <= grpc_port <= 65535):
+        raise ValueError(f"Expected grpc_port to be None or an int in [0, 65535], got {grpc_port!r}.")
     server = make_server(model_base_path, model_name, host, port, max_request_bytes, max_batch_size, poll_interval)
+    grpc_server = grpc_address = None
+    if grpc_port is not None:
+        try:
+            from tfgen.serving import grpc_service
+        except ModuleNotFoundError as error:
+            server.server_close()
+            if not (error.name or "").startswith(("tensorflow_serving", "grpc")):
+                raise
+            raise ValueError(
+                f"The gRPC API needs the tensorflow-serving-api package ({error}): pip install \"tfgen[grpc]\", "
+                "or serve REST only with --no-grpc."
+            ) from error
+        try:
+            grpc_server, bound = grpc_service.start_grpc_server(server.service, host, grpc_port, max_request_bytes)
+        except OSError:
+            server.server_close()
+            raise
+        grpc_address = f"{host}:{bound}"
     stopping = threading.Event()
 
     def request_stop(signum, frame):
@@ -783,11 +820,15 @@ def serve(
         service = server.service
         print(
             f"tfgen serve: model {service.model_name!r} version {service.watcher.current.version} "
-            f"at {server.url}/v1/models/{service.model_name} (from {service.base_path}; Ctrl-C to stop)",
+            f"at {server.url}/v1/models/{service.model_name}"
+            + (f", gRPC at {grpc_address}" if grpc_address else "")
+            + f" (from {service.base_path}; Ctrl-C to stop)",
             flush=True,
         )
         server.serve_forever(poll_interval=0.2)
     finally:
+        if grpc_server is not None:
+            grpc_server.stop(SHUTDOWN_GRACE_SECONDS).wait()
         server.server_close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
