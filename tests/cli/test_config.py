@@ -73,3 +73,18 @@ def test_parsed_flags_reach_the_config(tmp_path):
     assert (args.loss, args.r1_penalty, args.export, args.backup_freq, args.ema_decay) == ("hinge", 2.0, False, 7, 0.99)
     with pytest.raises(SystemExit):
         cli_main.build_parser().parse_args(["train", "gan", "--backup-freq", "0"])
+
+
+def test_training_counts_its_split_without_decoding_it_first(tmp_path, monkeypatch):
+    calls = []
+    original = tfgen.data.load_arrays
+
+    def recording(name, split="train", **kwargs):
+        calls.append(split)
+        return original(name, split=split, **kwargs)
+
+    monkeypatch.setattr(tfgen.data, "load_arrays", recording)
+    train_lib.train({"model": "vae", "dataset": "digits", "epochs": 1, "steps_per_epoch": 2, "batch_size": 16,
+                     "architecture": "mlp", "hidden_units": 8, "latent_dim": 2, "export": False, "verbose": 0,
+                     "output": str(tmp_path / "run"), "seed": 0})
+    assert "train" not in calls  # only the validation split's first images are read as arrays
