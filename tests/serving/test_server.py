@@ -143,7 +143,7 @@ BAD_PREDICT_REQUESTS = [
     ({"instances": LATENT_ROWS, "inputs": LATENT_ROWS}, 400, "exactly one of 'instances' (row format) or 'inputs'"),
     ({"signature_name": "generate"}, 400, "exactly one of 'instances' (row format) or 'inputs'"),
     ({"instances": []}, 400, "'instances' to be a non-empty list, got []"),
-    ({"inputs": {"z": LATENT_ROWS}}, 400, "must name exactly the inputs ['latent']; missing ['latent'] and unknown ['z']"),
+    ({"inputs": {"z": LATENT_ROWS}}, 400, "must name the inputs ['latent']; missing ['latent']"),
     ({"signature_name": "encode", "instances": [{"latent": [0.0] * 4}]}, 400, "missing ['images'] and unknown ['latent']"),
     ({"inputs": [[1e39, 0.0, 0.0, 0.0]]}, 400, "exceeds the float32 range"),
     ({"instances": [[0.0] * 4] * (MAX_BATCH_SIZE + 1)}, 413, f"has {MAX_BATCH_SIZE + 1} samples; this server accepts at most {MAX_BATCH_SIZE}"),
@@ -176,15 +176,29 @@ def test_bad_predict_requests_get_a_clear_4xx(server, body, status, message):
         ("/v1/models/vae/versions/7/metadata", "GET", 404, "Version 1 is served"),
         ("/v1/models/vae/versions/latest:predict", "POST", 400, "positive integer, got 'latest'"),
         ("/v1/models/vae/versions/" + "1" * 5000, "GET", 400, "positive integer, got '11111111111111111111...(5000 characters)'"),
-        ("/v1/models/vae:predict", "GET", 405, "answers POST, got GET"),
+        ("/v1/models/vae:predict", "GET", 400, "Malformed request: GET /v1/models/vae:predict"),
+        ("/v1/models/vae/", "GET", 400, "Malformed request: GET /v1/models/vae/"),
+        ("/v1/models/vae?x=1", "GET", 404, "Latest(vae?x=1)"),  # TensorFlow Serving's model-name pattern takes the query too
+        ("/v1/models/vae/metadata", "POST", 400, "Malformed request: POST /v1/models/vae/metadata"),
+        ("/v1/models/vae/labels/stable:predict", "POST", 400, "Unrecognized servable version label: stable"),
         ("/v1/models/vae:classify", "POST", 400, "classify is not supported"),
-        ("/v2/anything", "GET", 404, "Unknown path '/v2/anything'"),
+        ("/v2/anything", "GET", 400, "Malformed request: GET /v2/anything"),
     ],
 )
 def test_unknown_model_version_or_path(server, path, method, status, message):
     body = json.dumps({"instances": LATENT_ROWS}).encode() if method == "POST" else None
     got_status, answer = server.request(path, body, method=method)
     assert got_status == status and message in answer["error"], answer
+
+
+def test_paths_match_as_tensorflow_serving_matches_them(server):
+    """Case-insensitive, URL-decoded; a version label is ignored by status; extra columnar inputs are ignored."""
+    assert server.request("/V1/Models/vae/Versions/1/METADATA")[0] == 200
+    assert server.request("/v1/models/%76ae")[0] == 200  # %76 is "v"
+    status, answer = server.request("/v1/models/vae/labels/stable")
+    assert status == 200 and answer["model_version_status"][0]["state"] == "AVAILABLE"
+    status, _ = server.request("/v1/MODELS/vae:PREDICT", {"inputs": {"latent": LATENT_ROWS, "extra": [1, 2]}})
+    assert status == 200
 
 
 def test_a_non_ascii_digit_in_the_version_is_a_400(server):

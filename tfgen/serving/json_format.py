@@ -291,7 +291,13 @@ def decode_predict_inputs(request, input_specs, signature_name, max_batch_size=N
         request_format = COLUMNAR_FORMAT
         inputs = request["inputs"]
         if _is_named_object(inputs):
-            _check_names(inputs, input_specs, signature_name, "'inputs'")
+            # Names the signature does not take are ignored, as TensorFlow Serving ignores them.
+            missing = sorted(set(input_specs) - set(inputs))
+            if missing:
+                raise ValueError(
+                    f"'inputs' of signature {signature_name!r} must name the inputs {sorted(input_specs)}; "
+                    f"missing {missing}."
+                )
             columns = dict(inputs)
         elif len(input_specs) > 1:
             raise ValueError(

@@ -46,6 +46,7 @@ import socket
 import socketserver
 import threading
 import time
+import urllib.parse
 
 import numpy as np
 import tensorflow as tf
@@ -74,10 +75,13 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 logger = logging.getLogger("tfgen.serving")
 
+# TensorFlow Serving's paths, matched as it does: case-insensitively, on the
+# URL-decoded path, whole (a trailing slash or a query string does not match).
 _PATH_PATTERN = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/(?P<selector>versions|labels)/(?P<version>[^/:]+))?"
-    r"(?P<action>/metadata|:[A-Za-z_]+)?/?$"
+    r"(?P<action>/metadata|:[A-Za-z_]+)?$",
+    re.IGNORECASE,
 )
 _MODEL_NAME_PATTERN = re.compile(r"^[^/:?#\s]+$")
 
@@ -401,9 +405,12 @@ class ModelService:
     def handle(self, method, path, body=b""):
         """Answers one request.
 
+        Paths and methods TensorFlow Serving does not accept are a 400
+        ``Malformed request: METHOD PATH``, as it answers them.
+
         Args:
             method: ``"GET"`` or ``"POST"``.
-            path: the request path (a query string is ignored).
+            path: the request path as sent (URL-encoded).
             body: the request body (bytes).
 
         Returns:
@@ -412,16 +419,27 @@ class ModelService:
         Raises:
             RequestError: a bad request, with its 4xx status.
         """
-        route = _PATH_PATTERN.match(path.split("?", 1)[0])
+        malformed = RequestError(
+            400,
+            f"Malformed request: {method} {path}. Expected GET /v1/models/{self.model_name}[/versions/N][/metadata] "
+            f"or POST /v1/models/{self.model_name}[/versions/N]:predict.",
+        )
+        route = _PATH_PATTERN.match(urllib.parse.unquote(path))
         if route is None:
-            raise RequestError(
-                404, f"Unknown path {path!r}. Expected /v1/models/{self.model_name}[/versions/N][/metadata|:predict]."
-            )
+            raise malformed
         name, selector, version, action = route.group("name", "selector", "version", "action")
+        action = (action or "").lower()
+        if (method, action) not in (("GET", ""), ("GET", "/metadata"), ("POST", ":predict"), ("POST", ":classify"),
+                                    ("POST", ":regress")):
+            raise malformed
         if name != self.model_name:
             raise RequestError(404, f"Servable not found for request: Latest({name}). This server serves the model {self.model_name!r}.")
-        if selector == "labels":
-            raise RequestError(404, f"Version labels are not supported (got label {version!r}); use /versions/N.")
+        if selector is not None and selector.lower() == "labels":
+            # This server has no version labels: status and metadata ignore one, as
+            # TensorFlow Serving's do; a predict request naming one cannot be served.
+            if action == ":predict":
+                raise RequestError(400, f"Unrecognized servable version label: {version}")
+            version = None
         if version is not None:
             # ASCII digits only (str.isdigit also accepts other scripts' digits, which int() may
             # reject), and at most an int64's 19 digits.
@@ -429,18 +447,11 @@ class ModelService:
                 shown = version if len(version) <= 40 else f"{version[:20]}...({len(version)} characters)"
                 raise RequestError(400, f"Expected the version in the path to be a positive integer, got {shown!r}.")
             version = int(version)
-        action = action or ""
         if action in ("", "/metadata"):
-            if method != "GET":
-                raise RequestError(405, f"{path} answers GET, got {method}.", {"Allow": "GET"})
             return 200, self.status(version) if action == "" else self.metadata(version)
         if action == ":predict":
-            if method != "POST":
-                raise RequestError(405, f"{path} answers POST, got {method}.", {"Allow": "POST"})
             return 200, self.predict(body, version)
-        if action in (":classify", ":regress"):
-            raise RequestError(400, f"{action[1:]} is not supported: tfgen exports have predict signatures only; use :predict.")
-        raise RequestError(404, f"Unknown method {action!r}. Expected :predict or /metadata.")
+        raise RequestError(400, f"{action[1:]} is not supported: tfgen exports have predict signatures only; use :predict.")
 
     # ------------------------------------------------------------- endpoints
     def status(self, version=None):
