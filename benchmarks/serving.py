@@ -56,7 +56,7 @@ def start_server(base_path, log_dir, timeout=300):
     stdout = open(os.path.join(log_dir, "serve.stdout"), "w+")
     stderr = open(os.path.join(log_dir, "serve.stderr"), "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tfgen", "serve", "--model-base-path", base_path, "--port", "0"],
+        [sys.executable, "-m", "tfgen", "serve", "--model-base-path", base_path, "--port", "0", "--no-grpc"],
         stdout=stdout, stderr=stderr, env=env,
     )
     deadline = time.monotonic() + timeout

@@ -150,8 +150,9 @@ print(result.stdout.strip() or result.stderr[-2000:])
 #
 # `tfgen serve --model-base-path <base>` serves the highest version
 # under the base directory (and switches to a newer one when it
-# appears) on the TensorFlow Serving REST API. With `--port 0` it picks
-# a free port and prints its URL. We start it as a subprocess, read
+# appears) on the TensorFlow Serving REST API, and on its gRPC API on a
+# second port. With `--port 0 --grpc-port 0` it picks free ports and
+# prints the REST URL and the gRPC address. We start it as a subprocess, read
 # that line, and make sure the server is stopped when the notebook's
 # kernel exits even if a later cell fails.
 
@@ -161,7 +162,7 @@ import re
 
 server_log = open(os.path.join(RUN_DIR, "serve.log"), "w")
 server = subprocess.Popen(
-    [sys.executable, "-m", "tfgen", "serve", "--model-base-path", base_dir, "--port", "0"],
+    [sys.executable, "-m", "tfgen", "serve", "--model-base-path", base_dir, "--port", "0", "--grpc-port", "0"],
     stdout=subprocess.PIPE, stderr=server_log, text=True)
 atexit.register(server.terminate)
 

@@ -831,9 +831,9 @@ def serve(
         service = server.service
         print(
             f"tfgen serve: model {service.model_name!r} version {service.watcher.current.version} "
-            f"at {server.url}/v1/models/{service.model_name}"
-            + (f", gRPC at {grpc_address}" if grpc_address else "")
-            + f" (from {service.base_path}; Ctrl-C to stop)",
+            f"at {server.url}/v1/models/{service.model_name} ("
+            + (f"gRPC at {grpc_address}; " if grpc_address else "")
+            + f"from {service.base_path}; Ctrl-C to stop)",
             flush=True,
         )
         server.serve_forever(poll_interval=0.2)
