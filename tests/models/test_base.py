@@ -80,3 +80,22 @@ def test_a_new_family_inherits_the_contract(tmp_path):
     result = json.loads(run_python_without_tfgen(code).stdout.strip().splitlines()[-1])
     assert result["names"] == ["generate", "sample", "serving_default"]
     np.testing.assert_allclose(result["sample"], model.generate(3, seed=4), atol=1e-6)
+
+
+def test_fit_turns_off_tf_data_autotuning_only_where_the_user_left_it_alone(monkeypatch):
+    seen = {}
+
+    def recording(self, x=None, y=None, **kwargs):  # what keras.Model.fit receives from GenerativeModel.fit
+        seen["x"], seen["validation_data"] = x, kwargs.get("validation_data")
+
+    monkeypatch.setattr(keras.Model, "fit", recording)
+    data = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
+    model = LinearFlow(seed=1)
+    model.compile()
+    users = tf.data.Dataset.from_tensor_slices(data).batch(16)
+    chosen = tf.data.Options()
+    chosen.autotune.enabled = True
+    model.fit(users, validation_data=users.with_options(chosen), epochs=1, verbose=0)
+    assert seen["x"].options().autotune.enabled is False
+    assert seen["validation_data"].options().autotune.enabled is True  # the user's choice stands
+    np.testing.assert_array_equal(np.concatenate(list(seen["x"].as_numpy_iterator())), data)

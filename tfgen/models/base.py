@@ -104,6 +104,23 @@ def png_endpoint(endpoint, name=PNG_SIGNATURE_NAME):
     return Endpoint(name, generate_png, list(endpoint.input_signature))
 
 
+def without_autotune_stall(dataset):
+    """``dataset`` with tf.data's model-based autotuning off, unless its options already set it.
+
+    With autotuning on, destroying an iterator can wait for tf.data's
+    optimisation thread, and ``fit`` drops its iterator at the end of every
+    epoch of a finite dataset and of every ``fit`` call: tfgen's own pipelines
+    turn it off for that reason (``tfgen/data/pipeline.py``). ``AUTOTUNE``
+    parallelism then falls back to the core count. A dataset whose options set
+    ``autotune.enabled`` either way is returned unchanged.
+    """
+    if dataset.options().autotune.enabled is not None:
+        return dataset
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops training when a monitored loss becomes NaN or infinite.
 
@@ -219,8 +236,16 @@ class GenerativeModel(keras.Model):
         )
 
     def fit(self, *args, **kwargs):
-        """``keras.Model.fit``, plus a :class:`StopOnNonFiniteLoss` unless one is among the callbacks."""
+        """``keras.Model.fit``, plus a :class:`StopOnNonFiniteLoss` unless one is among the callbacks.
+
+        A ``tf.data.Dataset`` given as ``x`` or ``validation_data`` whose
+        options leave tf.data's autotuning at its default gets it turned off
+        (:func:`without_autotune_stall`); what it yields is unchanged.
+        """
         bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
+        for key in ("x", "validation_data"):
+            if isinstance(bound.arguments.get(key), tf.data.Dataset):
+                bound.arguments[key] = without_autotune_stall(bound.arguments[key])
         callbacks = bound.arguments.get("callbacks")
         if not isinstance(callbacks, keras.callbacks.CallbackList):  # an assembled list is left alone
             callbacks = list(callbacks or [])
