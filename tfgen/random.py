@@ -86,6 +86,19 @@ def stateless_seed(seed, step, stream):
     return tf.random.experimental.stateless_fold_in(base, step)
 
 
+def prior_latents(num_samples, latent_dim, seed):
+    """The prior latent vectors every model samples from: float32 ``[num_samples, latent_dim]`` ``N(0, I)``.
+
+    A stateless function of ``(seed, num_samples, latent_dim)`` (the
+    ``"generate"`` stream), so ``model.generate``, the exports' ``sample``
+    signatures and ``tfgen sample`` all draw the same vectors for a seed.
+    ``num_samples`` and ``seed`` may be Python ints or scalar tensors.
+    """
+    return tf.random.stateless_normal(
+        tf.stack([num_samples, latent_dim]), seed=stateless_seed(seed, 0, "generate")
+    )
+
+
 def _replica_layout(local_batch_size):
     """Returns ``(global_batch_size, first_row)`` for the calling replica."""
     ctx = tf.distribute.get_replica_context()

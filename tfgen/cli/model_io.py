@@ -83,11 +83,7 @@ def _generate_without_sample_signature(directory, signature, num_samples, seed):
     from tfgen import random as tfgen_random
 
     latent_dim = int(signature.structured_input_signature[1]["latent"].shape[1])
-    feeds = {
-        "latent": tf.random.stateless_normal(
-            (num_samples, latent_dim), seed=tfgen_random.stateless_seed(seed, 0, "generate")
-        )
-    }
+    feeds = {"latent": tfgen_random.prior_latents(num_samples, latent_dim, seed)}
     if "labels" in signature.structured_input_signature[1]:
         card_path = os.path.join(directory, MODEL_CARD_FILENAME)
         num_classes = None

@@ -303,9 +303,7 @@ class GenerativeModel(keras.Model):
         """
         num_samples = validation.check_positive_int("num_samples", num_samples)
         seed = self.seed if seed is None else validation.check_seed("seed", seed)
-        return tf.random.stateless_normal(
-            (num_samples, self.latent_dim), seed=tfgen_random.stateless_seed(seed, 0, "generate")
-        )
+        return tfgen_random.prior_latents(num_samples, self.latent_dim, seed)
 
     def default_labels(self, num_samples):
         """Labels ``0, 1, ..., num_classes - 1, 0, ...`` (int32 ``[num_samples]``), or ``None``."""
@@ -436,13 +434,8 @@ class GenerativeModel(keras.Model):
         else:
             generate_endpoint = Endpoint("generate", run, [latent_spec])
 
-        def prior_latents(num_samples, seed):  # as sample_latents(num_samples, seed)
-            return tf.random.stateless_normal(
-                tf.stack([num_samples, self.latent_dim]), seed=tfgen_random.stateless_seed(seed, 0, "generate")
-            )
-
         def sample(num_samples, seed):
-            return run(prior_latents(num_samples, seed), self.default_labels(num_samples))
+            return run(tfgen_random.prior_latents(num_samples, self.latent_dim, seed), self.default_labels(num_samples))
 
         seed_spec = tf.TensorSpec((), tf.int32, name="seed")
         endpoints = [generate_endpoint]
@@ -452,7 +445,8 @@ class GenerativeModel(keras.Model):
         if self.num_classes is not None:
 
             def sample_labels(labels, seed):
-                return generate_endpoint.function(prior_latents(tf.shape(labels)[0], seed), labels)
+                latents = tfgen_random.prior_latents(tf.shape(labels)[0], self.latent_dim, seed)
+                return generate_endpoint.function(latents, labels)
 
             endpoints.append(
                 Endpoint("sample_labels", sample_labels, [tf.TensorSpec((None,), tf.int32, name="labels"), seed_spec])

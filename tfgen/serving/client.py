@@ -154,10 +154,14 @@ class Client:
         self._signature_defs = answer["metadata"]["signature_def"]["signature_def"]
         return answer
 
-    def _signature(self, name):
+    def _has_signature(self, name):
+        """Whether the served model has signature ``name`` (metadata is fetched again when it is not known)."""
         if self._signature_defs is None or name not in self._signature_defs:
             self.metadata()
-        if name not in self._signature_defs:
+        return name in self._signature_defs
+
+    def _signature(self, name):
+        if not self._has_signature(name):
             names = sorted(k for k in self._signature_defs if not k.startswith("__"))
             raise ValueError(f"Model {self.model_name!r} has no signature {name!r}. Signatures: {names}.")
         return self._signature_defs[name]
@@ -235,15 +239,11 @@ class Client:
             labels = np.asarray(labels, dtype="int32").reshape(-1)
             if num_samples is not None and len(labels) != num_samples:
                 raise ValueError(f"Got num_samples={num_samples!r} and {len(labels)} labels; pass one of them.")
-            if self._signature_defs is None:
-                self.metadata()
-            if "sample_labels" not in self._signature_defs:
+            if not self._has_signature("sample_labels"):
                 raise ValueError(f"Model {self.model_name!r} takes no labels (it has no 'sample_labels' signature).")
             return self._only_output(self.predict({"labels": labels, "seed": np.int32(seed)}, "sample_labels"))
         num_samples = validation.check_positive_int("num_samples", num_samples)
-        if self._signature_defs is None:
-            self.metadata()
-        if "sample" not in self._signature_defs:
+        if not self._has_signature("sample"):
             raise ValueError(
                 f"Model {self.model_name!r} has no 'sample' signature (exported by an older tfgen): pass "
                 "latent=[...] to run 'generate', or export the model again."
