@@ -7,7 +7,9 @@ finite gradients.
 
 softplus values used below: softplus(0) = log 2 = 0.6931472,
 softplus(1) = 1.3132617, softplus(-1) = 0.3132617, softplus(2) = 2.1269280,
-softplus(-2) = 0.1269280, softplus(0.5) = 0.9740770, softplus(-0.5) = 0.4740770.
+softplus(-2) = 0.1269280, softplus(0.5) = 0.9740770, softplus(-0.5) = 0.4740770,
+softplus(4) = 4.0181499, softplus(-4) = 0.0181499, softplus(1.5) = 1.7014132,
+softplus(-1.5) = 0.2014132.
 """
 
 import unittest
@@ -34,6 +36,11 @@ class _GANLossTestMixin:
         self.fake = tf.constant(FAKE)
         self.loss = losses.get_gan_loss(self.name)
 
+    def generator_loss(self, fake, real):
+        if self.loss.pairs_with_real:
+            return self.loss.generator_loss(fake, real)
+        return self.loss.generator_loss(fake)
+
     def test_registry(self):
         self.assertIs(self.loss.discriminator_loss, getattr(losses, f"{self.name}_discriminator_loss"))
         self.assertIs(self.loss.generator_loss, getattr(losses, f"{self.name}_generator_loss"))
@@ -44,11 +51,12 @@ class _GANLossTestMixin:
         )
 
     def test_generator_loss_values(self):
-        np.testing.assert_allclose(self.loss.generator_loss(self.fake), self.expected_generator, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            self.generator_loss(self.fake, self.real), self.expected_generator, rtol=1e-6, atol=1e-6)
 
     def test_column_logits_give_per_example_losses(self):
         d_loss = self.loss.discriminator_loss(self.real[:, None], self.fake[:, None])
-        g_loss = self.loss.generator_loss(self.fake[:, None])
+        g_loss = self.generator_loss(self.fake[:, None], self.real[:, None])
         self.assertEqual(d_loss.shape, (3,))
         self.assertEqual(g_loss.shape, (3,))
         np.testing.assert_allclose(d_loss, self.expected_discriminator, rtol=1e-6, atol=1e-6)
@@ -62,7 +70,7 @@ class _GANLossTestMixin:
         fake = tf.Variable(self.fake * 30.0)
         with tf.GradientTape() as tape:
             total = tf.reduce_sum(self.loss.discriminator_loss(real, fake)) + tf.reduce_sum(
-                self.loss.generator_loss(fake)
+                self.generator_loss(fake, real)
             )
         for gradient in tape.gradient(total, [real, fake]):
             self.assertTrue(np.all(np.isfinite(gradient)))
@@ -112,12 +120,28 @@ class LeastSquaresTest(_GANLossTestMixin, unittest.TestCase):
         self.assertEqual(self.loss.decision_threshold, 0.5)
 
 
+class RelativisticTest(_GANLossTestMixin, unittest.TestCase):
+    name = "relativistic"
+    # softplus(fake - real) = softplus([1, -4, 1.5])
+    expected_discriminator = [1.3132617, 0.0181499, 1.7014132]
+    # softplus(real - fake) = softplus([-1, 4, -1.5])
+    expected_generator = [0.3132617, 4.0181499, 0.2014132]
+
+    def test_pairs_with_real(self):
+        self.assertTrue(self.loss.pairs_with_real)
+        self.assertFalse(losses.get_gan_loss("non_saturating").pairs_with_real)
+
+    def test_only_the_difference_matters(self):
+        shifted = self.loss.discriminator_loss(self.real + 7.0, self.fake + 7.0)
+        np.testing.assert_allclose(shifted, self.expected_discriminator, rtol=1e-5, atol=1e-5)
+
+
 def test_unknown_loss_lists_valid_ones():
     with pytest.raises(ValueError) as error:
-        losses.get_gan_loss("relativistic")
+        losses.get_gan_loss("relativist")
     assert str(error.value) == (
-        "Unknown loss 'relativistic'. Valid losses: "
-        "['hinge', 'least_squares', 'minimax', 'non_saturating', 'wasserstein']"
+        "Unknown loss 'relativist'. Valid losses: "
+        "['hinge', 'least_squares', 'minimax', 'non_saturating', 'relativistic', 'wasserstein']"
     )
 
 
@@ -213,3 +237,21 @@ def test_r1_penalty_gradient_is_finite_at_zero():
         total = tf.reduce_sum(penalty)
     np.testing.assert_allclose(penalty, [0.0, 0.0])
     np.testing.assert_allclose(tape.gradient(total, weights), [0.0, 0.0])
+
+
+def test_r2_penalty_is_the_squared_gradient_norm_at_the_fakes():
+    # D(x) = sum(x^3): grad = 3 x^2. Row [1, -2]: [3, 12] -> 9 + 144 = 153; row [0, 0]: 0.
+    def cubic(x):
+        return tf.reduce_sum(x**3, axis=1, keepdims=True)
+
+    fake = tf.constant([[1.0, -2.0], [0.0, 0.0]])
+    np.testing.assert_allclose(losses.r2_penalty(cubic, fake), [153.0, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(losses.r1_penalty(cubic, fake), losses.r2_penalty(cubic, fake))
+
+
+def test_r2_penalty_is_differentiable_in_the_critic_weights():
+    # D(x) = w . x: penalty ||w||^2, d/dw = 2 w.
+    weights = tf.Variable([3.0, -1.0])
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(losses.r2_penalty(_linear_critic(weights), tf.ones((4, 2))))
+    np.testing.assert_allclose(tape.gradient(total, weights), [4 * 6.0, 4 * -2.0])

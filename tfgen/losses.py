@@ -19,6 +19,11 @@ def _flatten_sum(x):
     return tf.reduce_sum(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
 
 
+def _as_dtype(x, dtype):
+    """``x`` as a tensor of ``dtype``; Python numbers convert straight to it (not through float32)."""
+    return tf.cast(tf.convert_to_tensor(x, dtype_hint=dtype), dtype)
+
+
 def kl_divergence(z_mean, z_log_var):
     """KL(q(z|x) || N(0, I)) for a diagonal Gaussian posterior, in nats.
 
@@ -67,10 +72,105 @@ def gaussian_reconstruction_loss(images, mean, log_scale):
         negative).
     """
     mean = tf.convert_to_tensor(mean)
-    images = tf.cast(images, mean.dtype)
-    log_scale = tf.cast(log_scale, mean.dtype)
+    images = _as_dtype(images, mean.dtype)
+    log_scale = _as_dtype(log_scale, mean.dtype)
     nll = 0.5 * tf.square((images - mean) * tf.exp(-log_scale)) + log_scale + 0.5 * _LOG_2PI
     return _flatten_sum(nll + tf.zeros_like(mean))
+
+
+# Bounds of a log-scale predicted per pixel (``bounded_log_scale``). Below:
+# PixelCNN++ clips the logistic's log-scale at -7 (a scale of 0.0009, an
+# eighth of an 8-bit bin of [-1, 1]) and the sigma-VAE soft-clips the
+# Gaussian's at -6; without a floor a Gaussian's density on constant pixels
+# grows without bound and its mean's gradients with it. Above: a scale of
+# e^2 = 7.4 is flat over [-1, 1], and a far larger one makes a bin's width in
+# scale units underflow to 0 in float32 (log 0 = -inf).
+MIN_LOG_SCALE = -7.0
+MAX_LOG_SCALE = 2.0
+
+
+def bounded_log_scale(raw_log_scale, minimum=MIN_LOG_SCALE, maximum=MAX_LOG_SCALE):
+    """Softly bounds a network's raw log-scale output to ``(minimum, maximum)``.
+
+    ``minimum + softplus(maximum - softplus(maximum - raw) - minimum)``: close
+    to ``raw`` inside the bounds (within 0.05 for raw in [-4, -1], the
+    scales 0.02 to 0.37), smooth, with a non-zero gradient everywhere, and
+    never outside
+    ``(minimum, minimum + softplus(maximum - minimum))``, i.e. at most
+    ``1.3e-4`` above ``maximum`` for the defaults.
+
+    Args:
+        raw_log_scale: float tensor, any shape, unbounded.
+        minimum, maximum: the bounds (defaults ``MIN_LOG_SCALE = -7`` and
+            ``MAX_LOG_SCALE = 2``).
+
+    Returns:
+        float tensor, same shape and dtype.
+    """
+    raw_log_scale = tf.convert_to_tensor(raw_log_scale)
+    below_maximum = maximum - tf.nn.softplus(maximum - raw_log_scale)
+    return minimum + tf.nn.softplus(below_maximum - minimum)
+
+
+def _log_one_minus_exp(x):
+    """``log(1 - exp(-x))`` for ``x > 0``, accurate for small and large ``x`` (Maechler, 2012)."""
+    return tf.where(
+        x < math.log(2.0),
+        tf.math.log(-tf.math.expm1(-x)),
+        tf.math.log1p(-tf.exp(-x)),
+    )
+
+
+def discretized_logistic_reconstruction_loss(images, mean, log_scale, num_bins=256):
+    """Negative log-probability of 8-bit images under a discretised logistic per pixel, in nats.
+
+    PixelCNN++'s likelihood (Salimans et al., 2017) without the mixture: the
+    ``num_bins`` pixel values ``k / 127.5 - 1`` of [-1, 1] each own a bin of
+    width ``2 / (num_bins - 1)``, and ``P(x) = CDF(x + 1/255) - CDF(x - 1/255)``
+    for the logistic ``CDF(v) = sigmoid((v - mean) / exp(log_scale))``; the
+    first bin extends to -inf and the last to +inf, so the probabilities of
+    the ``num_bins`` values sum to 1 and the result is a real ``-log P(x)``
+    of 8-bit data.
+
+    Numerics: with ``a, b = (x - mean ± 1/255) / scale``, the bin's log-mass
+    is computed as ``log sigmoid(a) + log sigmoid(-b) + log(1 - exp(b - a))``
+    (an exact identity, all terms softplus-based), which never subtracts two
+    nearly equal CDF values. PixelCNN++'s formula needs a fallback to the
+    density at the bin centre where that subtraction underflows; this one is
+    accurate there too (both agree wherever PixelCNN++ uses its exact branch).
+
+    Args:
+        images: float ``[B, H, W, C]`` in [-1, 1], on the 8-bit grid
+            ``k / 127.5 - 1`` (values off the grid get the mass of a bin
+            centred on them).
+        mean: float ``[B, H, W, C]``, the logistic's location (also its mean
+            and median).
+        log_scale: float, broadcastable to ``mean``: log of the logistic's
+            scale (its standard deviation is ``scale * pi / sqrt(3)``). Keep it
+            within about [-7, 2] (:func:`bounded_log_scale`): a far larger one
+            underflows the bin width in scale units to 0.
+        num_bins: number of pixel values (256 for 8 bits).
+
+    Returns:
+        float ``[B]``: ``-sum log P(x)`` over pixels, in nats (>= 0).
+    """
+    mean = tf.convert_to_tensor(mean)
+    images = _as_dtype(images, mean.dtype)
+    log_scale = _as_dtype(log_scale, mean.dtype) + tf.zeros_like(mean)
+    half_bin = 1.0 / (num_bins - 1)
+    inverse_scale = tf.exp(-log_scale)
+    centred = images - mean
+    upper = inverse_scale * (centred + half_bin)
+    lower = inverse_scale * (centred - half_bin)
+    log_cdf_upper = -tf.nn.softplus(-upper)  # log CDF(x + half_bin): the first bin's mass
+    log_survival_lower = -tf.nn.softplus(lower)  # log (1 - CDF(x - half_bin)): the last bin's
+    log_bin = log_cdf_upper + log_survival_lower + _log_one_minus_exp(2.0 * half_bin * inverse_scale)
+    log_probability = tf.where(
+        images < -1.0 + half_bin,
+        log_cdf_upper,
+        tf.where(images > 1.0 - half_bin, log_survival_lower, log_bin),
+    )
+    return -_flatten_sum(log_probability)
 
 
 def gaussian_log_density(x, mean, log_var):
@@ -89,9 +189,15 @@ def standard_normal_log_density(x):
     return -0.5 * tf.reduce_sum(_LOG_2PI + tf.square(x), axis=-1)
 
 
+# Decoder likelihoods: the name -> ``loss(images, *parameters)``, the per-image
+# ``-log p(x|z)``. "gaussian" has one scale, a model weight; "gaussian_per_pixel"
+# (the same density) and "discretized_logistic" take a log-scale per pixel that
+# the decoder predicts (see ``tfgen.models.config.DECODER_PARAMETERS_PER_CHANNEL``).
 RECONSTRUCTION_LOSSES = {
     "bernoulli": bernoulli_reconstruction_loss,
     "gaussian": gaussian_reconstruction_loss,
+    "gaussian_per_pixel": gaussian_reconstruction_loss,
+    "discretized_logistic": discretized_logistic_reconstruction_loss,
 }
 
 
@@ -188,6 +294,38 @@ def least_squares_generator_loss(fake_logits):
     return 0.5 * tf.square(_per_example_mean(fake_logits) - 1.0)
 
 
+def relativistic_discriminator_loss(real_logits, fake_logits):
+    """Relativistic pairing loss, RpGAN (Jolicoeur-Martineau, 2019; Huang et al., 2024).
+
+    Each real example is paired with the generated example in the same row:
+    ``-log sigmoid(real - fake) = softplus(fake - real)``. The discriminator
+    is asked only that a real example look more real than its fake partner,
+    which removes the mode-dropping optimum of the classic loss (R3GAN
+    trains with it plus R1 and R2 penalties).
+
+    Args:
+        real_logits: float ``[B]`` or ``[B, ...]``, logits of real examples.
+        fake_logits: float, same shape, logits of generated examples (row
+            ``i`` is paired with real row ``i``).
+
+    Returns:
+        float ``[B]``.
+    """
+    real_logits, fake_logits = _logits_pair(real_logits, fake_logits)
+    return tf.nn.softplus(fake_logits - real_logits)
+
+
+def relativistic_generator_loss(fake_logits, real_logits):
+    """RpGAN generator loss: float ``[B]``, ``-log sigmoid(fake - real) = softplus(real - fake)``.
+
+    Unlike the other generator losses it needs the real examples' logits
+    (``GANLoss.pairs_with_real``); their gradient is not needed, the
+    discriminator's weights are not updated by the generator's step.
+    """
+    real_logits, fake_logits = _logits_pair(real_logits, fake_logits)
+    return tf.nn.softplus(real_logits - fake_logits)
+
+
 def _input_gradients(discriminator_fn, inputs):
     """``d sum(D(inputs)) / d inputs``: the per-example input gradient ``[B, ...]``.
 
@@ -248,13 +386,27 @@ def gradient_penalty(discriminator_fn, real, fake, interpolation_weights, epsilo
     return tf.square(norm - 1.0)
 
 
+def squared_gradient_norm(discriminator_fn, examples):
+    """``||grad_x D(x)||_2^2`` per example: float32 ``[B]``, non-negative.
+
+    The quantity behind R1 and R2 (one implementation for both). No square
+    root, so no NaN gradient at zero; computed in float32 under mixed precision.
+
+    Args:
+        discriminator_fn: callable ``x -> logits [B, 1]``; each logit must
+            depend on its own example only (no batch statistics).
+        examples: float ``[B, ...]``.
+    """
+    examples = tf.cast(examples, tf.float32)
+    return _flatten_sum(tf.square(_input_gradients(discriminator_fn, examples)))
+
+
 def r1_penalty(discriminator_fn, real):
     """R1 penalty (Mescheder et al., 2018): ``||grad D(x)||_2^2`` per real example.
 
     The regulariser is ``gamma / 2 * E[||grad D(x)||^2]``; this function
     returns the per-example squared norm and the caller multiplies by
-    ``gamma / 2`` (``GAN.compile(r1_penalty=gamma)`` does). No square root, so
-    no NaN gradient at zero.
+    ``gamma / 2`` (``GAN.compile(r1_penalty=gamma)`` does).
 
     Args:
         discriminator_fn: callable ``x -> logits [B, 1]``.
@@ -263,18 +415,37 @@ def r1_penalty(discriminator_fn, real):
     Returns:
         float32 ``[B]``, non-negative (computed in float32 under mixed precision).
     """
-    real = tf.cast(real, tf.float32)
-    return _flatten_sum(tf.square(_input_gradients(discriminator_fn, real)))
+    return squared_gradient_norm(discriminator_fn, real)
+
+
+def r2_penalty(discriminator_fn, fake):
+    """R2 penalty: ``||grad D(x)||_2^2`` per *generated* example (Huang et al., 2024).
+
+    R1's twin on the fake distribution: with both, the discriminator is
+    smooth around real and generated data, which is what makes the RpGAN
+    loss converge locally (R3GAN). Pass the fakes with their gradient to the
+    generator stopped; the caller multiplies by ``gamma / 2``
+    (``GAN.compile(r2_penalty=gamma)``).
+
+    Returns:
+        float32 ``[B]``, non-negative.
+    """
+    return squared_gradient_norm(discriminator_fn, fake)
 
 
 GANLoss = collections.namedtuple(
-    "GANLoss", ["discriminator_loss", "generator_loss", "decision_threshold"], defaults=(0.0,)
+    "GANLoss", ["discriminator_loss", "generator_loss", "decision_threshold", "pairs_with_real"],
+    defaults=(0.0, False),
 )
-GANLoss.__doc__ = """One GAN loss flavour: ``(discriminator_loss, generator_loss, decision_threshold)``.
+GANLoss.__doc__ = """One GAN loss flavour: ``(discriminator_loss, generator_loss, decision_threshold, pairs_with_real)``.
 
 ``decision_threshold`` is the logit above which the discriminator calls an
 example real: 0 for the logistic, hinge and Wasserstein losses, 0.5 for least
-squares (targets 1 and 0). Only the accuracy metrics use it.
+squares (targets 1 and 0). Only the accuracy metrics (and adaptive
+augmentation's overfitting signal) use it. ``pairs_with_real``: the loss
+compares each fake with a real example (relativistic), so the generator loss
+is ``generator_loss(fake_logits, real_logits)`` and accuracy means "the real
+example of a pair scored above its fake"; otherwise ``generator_loss(fake_logits)``.
 """
 
 
@@ -285,6 +456,9 @@ GAN_LOSSES = {
     "hinge": GANLoss(hinge_discriminator_loss, hinge_generator_loss),
     "least_squares": GANLoss(
         least_squares_discriminator_loss, least_squares_generator_loss, decision_threshold=0.5
+    ),
+    "relativistic": GANLoss(
+        relativistic_discriminator_loss, relativistic_generator_loss, pairs_with_real=True
     ),
 }
 
