@@ -33,6 +33,11 @@ STREAMS = {
     "binarize": 5,
     "evaluation": 6,
     "generate": 7,
+    # Differentiable augmentation (tfgen.augment): real and fake images in a
+    # discriminator step, and fakes in a generator step, each get their own draws.
+    "augment_real": 8,
+    "augment_fake": 9,
+    "augment_generator": 10,
 }
 
 
