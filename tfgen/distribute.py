@@ -170,6 +170,27 @@ def global_mean(per_example, local_batch_size=None):
     return tf.reduce_sum(per_example) / global_batch
 
 
+def all_replicas_mean(per_example):
+    """Mean over the *global* batch of a per-example quantity, the same value on every replica.
+
+    :func:`global_mean` summed across replicas (an all-reduce inside a
+    replica context; the plain mean outside a strategy). For statistics that
+    steer the training itself, such as the adaptive augmentation probability,
+    which must not depend on how the batch is split.
+
+    Args:
+        per_example: tensor ``[local_batch, ...]``.
+
+    Returns:
+        scalar tensor of ``per_example``'s dtype.
+    """
+    local = global_mean(per_example)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return local
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, local)
+
+
 def is_chief(strategy=None):
     """Whether this process should write files in (multi-worker) training.
 

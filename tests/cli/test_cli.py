@@ -148,18 +148,24 @@ def test_train_gan_end_to_end(tmp_path):
     assert {"d_loss", "g_loss", "gradient_penalty", "real_accuracy", "fake_accuracy"} <= set(history)
 
 
-def test_train_gan_with_bfloat16_precision(tmp_path):
+def test_train_modern_gan_with_bfloat16_precision(tmp_path):
     result = run_cli(
         ["train", "gan", "--dataset", "digits", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16",
-         "--latent-dim", "4", "--base-filters", "4", "--precision", "bfloat16", "--seed", "1",
-         "--num-samples", "4", "--no-export", "--output", "run"],
+         "--latent-dim", "4", "--architecture", "resnet", "--base-filters", "4", "--loss", "relativistic",
+         "--r1-penalty", "0.1", "--r2-penalty", "0.1", "--d-learning-rate", "1e-4", "--ema-decay", "0.99",
+         "--ema-rampup", "--augment", "translation,color", "--ada-target", "0.6", "--precision", "bfloat16",
+         "--seed", "1", "--num-samples", "4", "--no-export", "--output", "run"],
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["precision"] == "bfloat16"
+    assert (config["architecture"], config["loss"], config["augment"], config["d_learning_rate"]) == (
+        "resnet", "relativistic", "translation,color", 1e-4
+    )
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
+    assert {"r1_penalty", "r2_penalty", "augment_probability"} <= set(history)
     grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "run" / "samples.png"))).numpy()
     assert grid.ndim == 3 and np.ptp(grid) > 0
 

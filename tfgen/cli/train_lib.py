@@ -139,8 +139,11 @@ def _build_gan(config, image_shape):
 def _compile_gan(model, config):
     settings = {key: config[key] for key in defaults(model_config.GANCompileConfig)}
     learning_rate, beta_1 = settings.pop("learning_rate"), settings.pop("beta_1")
+    d_learning_rate = settings.pop("d_learning_rate")
     model.compile(
-        d_optimizer=model_config.default_gan_optimizer(learning_rate, beta_1),
+        d_optimizer=model_config.default_gan_optimizer(
+            learning_rate if d_learning_rate is None else d_learning_rate, beta_1
+        ),
         g_optimizer=model_config.default_gan_optimizer(learning_rate, beta_1),
         **settings,
     )

@@ -23,7 +23,7 @@ import keras
 
 from tfgen import losses
 from tfgen.config import option
-from tfgen.models import vae_networks
+from tfgen.models import gan_networks, vae_networks
 
 # Decoder likelihoods: the name -> the per-example negative log-likelihood.
 LIKELIHOODS = losses.RECONSTRUCTION_LOSSES
@@ -70,6 +70,7 @@ class GANConfig:
     """The GAN's constructor settings and their defaults (``GAN(**...)``, ``get_config``, the CLI)."""
 
     latent_dim: int = option(64, "size of the latent vector z ~ N(0, I)")
+    architecture: str = option("dcgan", "built-in image networks", choices=gan_networks.ARCHITECTURES)
     spectral_norm: bool = option(False, "built-in discriminator: spectral normalisation on every layer")
     base_filters: int = option(64, "built-in image networks: filters of the outermost convolutions")
     hidden_units: tuple = option((256, 256, 256), "built-in vector networks: widths of the hidden layers", flag=False)
@@ -82,12 +83,34 @@ class GANCompileConfig:
     rate and ``beta_1`` of :func:`default_gan_optimizer`; the CLI)."""
 
     learning_rate: float = option(2e-4, "Adam learning rate of both networks")
+    d_learning_rate: typing.Optional[float] = option(
+        None, "Adam learning rate of the discriminator (None: --learning-rate); a different one for each network "
+        "is the two-time-scale update rule (TTUR)"
+    )
     beta_1: float = option(0.5, "Adam beta_1 of both networks")
     loss: str = option("non_saturating", "GAN loss", choices=losses.GAN_LOSSES)
     gradient_penalty: float = option(0.0, "WGAN-GP weight lambda (0: off)")
-    r1_penalty: float = option(0.0, "R1 gamma (0: off)")
+    r1_penalty: float = option(0.0, "R1 gamma: gradient penalty on real examples (0: off)")
+    r2_penalty: float = option(0.0, "R2 gamma: gradient penalty on generated examples (0: off)")
     d_steps_per_g_step: int = option(1, "discriminator updates per generator update")
     ema_decay: typing.Optional[float] = option(None, "decay of an EMA of the generator's weights, e.g. 0.999 (None: off)")
+    ema_rampup: bool = option(
+        False, "ramp the EMA decay up as min(decay, (1 + t) / (10 + t)) over the first generator updates t"
+    )
+    augment: str = option(
+        "", "differentiable augmentation of everything the discriminator sees: comma-separated names from "
+        "color, translation, cutout ('': off)", metavar="POLICY"
+    )
+    augment_probability: float = option(
+        1.0, "probability of each augmentation per example (the starting value when --ada-target is set)"
+    )
+    ada_target: typing.Optional[float] = option(
+        None, "adaptive augmentation (ADA): move the probability so that the discriminator's overfitting signal "
+        "E[sign(real logit)] stays at this target, e.g. 0.6 (None: a fixed probability)"
+    )
+    ada_images: int = option(
+        100_000, "adaptive augmentation: number of images over which the probability can move by 1"
+    )
     update: str = option("alternating", "how a train step updates the networks", choices=UPDATE_SCHEMES)
 
 

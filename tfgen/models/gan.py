@@ -31,6 +31,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from tfgen import augment as tfgen_augment
 from tfgen import distribute as tfgen_distribute
 from tfgen import losses as tfgen_losses
 from tfgen import random as tfgen_random
@@ -45,7 +46,8 @@ class GAN(GenerativeModel):
 
     Args:
         input_shape: shape of one example: ``(H, W, C)`` images with
-            ``H == W`` in 16, 28, 32 or 64, or ``(D,)`` vectors (2-D points).
+            ``H == W`` in the architecture's sizes (DCGAN: 16, 28, 32, 64;
+            ResNet: also 128 and 256), or ``(D,)`` vectors (2-D points).
             Ignored when ``generator`` is given (its output shape is used).
         latent_dim: size of the latent vector ``z ~ N(0, I)``.
         num_classes: ``None`` (unconditional) or the number of classes; then
@@ -58,6 +60,9 @@ class GAN(GenerativeModel):
             labels) to logits ``[B, 1]``. It must not use batch statistics
             (no batch norm) for the gradient penalty/R1 to be valid. Default:
             :func:`gan_networks.make_discriminator`.
+        architecture: built-in image networks: a key of
+            :data:`tfgen.models.gan_networks.ARCHITECTURES` (``"dcgan"`` or
+            ``"resnet"``); vectors always use MLPs.
         spectral_norm: built-in discriminator only: spectral normalisation
             on every layer.
         base_filters: built-in image networks: filters of the outermost
@@ -93,6 +98,7 @@ class GAN(GenerativeModel):
         num_classes=None,
         generator=None,
         discriminator=None,
+        architecture=GANConfig.architecture,
         spectral_norm=GANConfig.spectral_norm,
         base_filters=GANConfig.base_filters,
         hidden_units=GANConfig.hidden_units,
@@ -106,6 +112,7 @@ class GAN(GenerativeModel):
         if num_classes is not None and (not validation.is_int(num_classes) or num_classes < 2):
             raise ValueError(f"Expected num_classes to be None or an int >= 2, got {num_classes!r}.")
         self.num_classes = None if num_classes is None else int(num_classes)
+        self.architecture = validation.check_choice("architecture", architecture, gan_networks.ARCHITECTURES)
         self.spectral_norm = bool(spectral_norm)
         self.base_filters = validation.check_positive_int("base_filters", base_filters)
         self.hidden_units = (
@@ -114,18 +121,18 @@ class GAN(GenerativeModel):
         self.dropout = validation.check_number("dropout", dropout, minimum=0.0, maximum=1.0, exclusive_maximum=True)
         # === Networks ===
         data_shape = gan_networks.infer_data_shape(
-            input_shape, generator, discriminator, self.latent_dim, self.num_classes
+            input_shape, generator, discriminator, self.latent_dim, self.num_classes, architecture=self.architecture
         )
         if generator is None:
             generator = gan_networks.make_generator(
                 data_shape, self.latent_dim, num_classes=self.num_classes, base_filters=self.base_filters,
-                hidden_units=self.hidden_units, seed=self.seed,
+                hidden_units=self.hidden_units, seed=self.seed, architecture=self.architecture,
             )
         if discriminator is None:
             discriminator = gan_networks.make_discriminator(
                 data_shape, num_classes=self.num_classes, spectral_norm=self.spectral_norm,
                 base_filters=self.base_filters, hidden_units=self.hidden_units, dropout=self.dropout,
-                seed=self.seed + 1,
+                seed=self.seed + 1, architecture=self.architecture,
             )
         self.generator = generator
         self.discriminator = discriminator
@@ -135,6 +142,8 @@ class GAN(GenerativeModel):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.gradient_penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
         self.r1_penalty_tracker = keras.metrics.Mean(name="r1_penalty")
+        self.r2_penalty_tracker = keras.metrics.Mean(name="r2_penalty")
+        self.augment_probability_tracker = keras.metrics.Mean(name="augment_probability")
         self.real_accuracy_tracker = keras.metrics.Mean(name="real_accuracy")
         self.fake_accuracy_tracker = keras.metrics.Mean(name="fake_accuracy")
         # === Training configuration (set by compile) ===
@@ -145,8 +154,15 @@ class GAN(GenerativeModel):
         self.gan_loss = tfgen_losses.get_gan_loss(self.loss_name)
         self.gradient_penalty_weight = 0.0
         self.r1_penalty_weight = 0.0
+        self.r2_penalty_weight = 0.0
         self.d_steps_per_g_step = 1
         self.ema_decay = None
+        self.ema_rampup = GANCompileConfig.ema_rampup
+        self.augment_policy = ()
+        self.augment_probability = GANCompileConfig.augment_probability
+        self.ada_target = None
+        self.ada_images = GANCompileConfig.ada_images
+        self.adaptive_probability = None  # a variable, created by compile(ada_target=...)
         self.update_scheme = GANCompileConfig.update
         self.built = True
 
@@ -158,8 +174,14 @@ class GAN(GenerativeModel):
         loss=GANCompileConfig.loss,
         gradient_penalty=GANCompileConfig.gradient_penalty,
         r1_penalty=GANCompileConfig.r1_penalty,
+        r2_penalty=GANCompileConfig.r2_penalty,
         d_steps_per_g_step=GANCompileConfig.d_steps_per_g_step,
         ema_decay=GANCompileConfig.ema_decay,
+        ema_rampup=GANCompileConfig.ema_rampup,
+        augment=GANCompileConfig.augment,
+        augment_probability=GANCompileConfig.augment_probability,
+        ada_target=GANCompileConfig.ada_target,
+        ada_images=GANCompileConfig.ada_images,
         update=GANCompileConfig.update,
         **kwargs,
     ):
@@ -182,12 +204,35 @@ class GAN(GenerativeModel):
                 ``lambda * (||grad D(x_hat)|| - 1)^2`` (10 in the paper; 0 disables).
             r1_penalty: ``gamma`` of the R1 penalty ``gamma / 2 * ||grad D(x_real)||^2``
                 (0 disables).
+            r2_penalty: ``gamma`` of the R2 penalty ``gamma / 2 * ||grad D(x_fake)||^2``
+                on generated examples (0 disables; R3GAN uses R1 and R2 with
+                the same gamma and ``loss="relativistic"``).
             d_steps_per_g_step: discriminator updates per generator update.
             ema_decay: ``None``, or the decay in [0, 1) of an exponential moving
                 average of the generator's weights (``self.ema_generator``),
                 used by ``generate`` and the exports. The EMA copy is created,
                 from the current generator weights, the first time ``compile``
                 gets an ``ema_decay``; compiling again keeps its weights.
+            ema_rampup: use ``min(ema_decay, (1 + t) / (10 + t))`` at
+                generator update ``t``, so the average forgets its random
+                initial weights within the first few hundred updates.
+            augment: differentiable augmentation (:mod:`tfgen.augment`) of
+                every example the discriminator sees in training, real and
+                generated: a comma-separated string or list of names from
+                :data:`tfgen.augment.AUGMENTATIONS` (``""``: none). Its draws
+                are a function of (seed, step, row), like the noise.
+            augment_probability: probability of each augmentation per
+                example; the starting value when ``ada_target`` is set.
+            ada_target: ``None``, or the target in [0, 1] of adaptive
+                augmentation (Karras et al., 2020): after each discriminator
+                update the probability moves by ``global batch / ada_images``
+                towards more augmentation when the overfitting signal
+                ``E[sign(real logit - threshold)]`` (relativistic loss:
+                ``E[sign(real - fake)]``) is above the target, and towards
+                less when it is below. The probability is a model variable:
+                saved, restored and reported as ``augment_probability``.
+            ada_images: number of images over which the adaptive probability
+                can move by 1.
             update: a key of :data:`UPDATE_SCHEMES`; ``"simultaneous"`` needs
                 ``d_steps_per_g_step=1``.
             **kwargs: passed to ``keras.Model.compile`` (``run_eagerly``,
@@ -207,6 +252,23 @@ class GAN(GenerativeModel):
         gan_loss = tfgen_losses.get_gan_loss(loss)
         gradient_penalty = validation.check_number("gradient_penalty", gradient_penalty, minimum=0.0)
         r1_penalty = validation.check_number("r1_penalty", r1_penalty, minimum=0.0)
+        r2_penalty = validation.check_number("r2_penalty", r2_penalty, minimum=0.0)
+        augment_policy = tfgen_augment.parse_policy(augment)
+        augment_probability = validation.check_number(
+            "augment_probability", augment_probability, minimum=0.0, maximum=1.0
+        )
+        ada_target = validation.check_number("ada_target", ada_target, minimum=0.0, maximum=1.0, allow_none=True)
+        ada_images = validation.check_positive_int("ada_images", ada_images)
+        if augment_policy and len(self.data_shape) != 3:
+            raise ValueError(
+                f"augment={augment!r} transforms images, but this GAN's examples have shape {self.data_shape}; "
+                "pass augment='' for vectors."
+            )
+        if ada_target is not None and not augment_policy:
+            raise ValueError(
+                f"ada_target={ada_target!r} adapts the probability of augmentations, but augment={augment!r} "
+                "names none; pass e.g. augment='translation,cutout,color'."
+            )
         d_steps_per_g_step = validation.check_positive_int("d_steps_per_g_step", d_steps_per_g_step)
         validation.check_choice("update", update, UPDATE_SCHEMES)
         if update == "simultaneous" and d_steps_per_g_step != 1:
@@ -236,13 +298,26 @@ class GAN(GenerativeModel):
             super().compile(optimizer=self.g_optimizer, **kwargs)  # Keras' fit machinery uses self.optimizer
             if ema_decay is not None and self.ema_generator is None:
                 self.ema_generator = self._make_ema_generator()
+            if ada_target is not None and self.adaptive_probability is None:
+                # Like the step counter: every replica computes the same new
+                # value (from global means), so the first replica's is kept.
+                self.adaptive_probability = self.add_weight(
+                    shape=(), dtype="float32", initializer=keras.initializers.Constant(augment_probability),
+                    trainable=False, aggregation="only_first_replica", name="augment_probability",
+                )
 
         self.loss_name = loss
         self.gan_loss = gan_loss
         self.gradient_penalty_weight = gradient_penalty
         self.r1_penalty_weight = r1_penalty
+        self.r2_penalty_weight = r2_penalty
         self.d_steps_per_g_step = d_steps_per_g_step
         self.ema_decay = ema_decay
+        self.ema_rampup = bool(ema_rampup)
+        self.augment_policy = augment_policy
+        self.augment_probability = augment_probability
+        self.ada_target = ada_target
+        self.ada_images = ada_images
         self.update_scheme = update
 
     def _make_ema_generator(self):
@@ -266,8 +341,14 @@ class GAN(GenerativeModel):
             "loss": self.loss_name,
             "gradient_penalty": self.gradient_penalty_weight,
             "r1_penalty": self.r1_penalty_weight,
+            "r2_penalty": self.r2_penalty_weight,
             "d_steps_per_g_step": self.d_steps_per_g_step,
             "ema_decay": self.ema_decay,
+            "ema_rampup": self.ema_rampup,
+            "augment": ",".join(self.augment_policy),
+            "augment_probability": self.augment_probability,
+            "ada_target": self.ada_target,
+            "ada_images": self.ada_images,
             "update": self.update_scheme,
             "run_eagerly": self.run_eagerly,
             "steps_per_execution": self.steps_per_execution,
@@ -287,6 +368,10 @@ class GAN(GenerativeModel):
             metrics.append(self.gradient_penalty_tracker)
         if self.r1_penalty_weight > 0:
             metrics.append(self.r1_penalty_tracker)
+        if self.r2_penalty_weight > 0:
+            metrics.append(self.r2_penalty_tracker)
+        if self.ada_target is not None:
+            metrics.append(self.augment_probability_tracker)
         return metrics + [self.real_accuracy_tracker, self.fake_accuracy_tracker]
 
     # ------------------------------------------------------------- train step
@@ -298,8 +383,9 @@ class GAN(GenerativeModel):
                 are required when conditional and ignored otherwise.
 
         Returns:
-            dict: ``d_loss``, ``g_loss``, ``gradient_penalty``/``r1_penalty``
-            (when enabled, unweighted), ``real_accuracy``, ``fake_accuracy``:
+            dict: ``d_loss``, ``g_loss``, ``gradient_penalty``/``r1_penalty``/
+            ``r2_penalty`` (when enabled, unweighted), ``augment_probability``
+            (adaptive augmentation), ``real_accuracy``, ``fake_accuracy``:
             running means over the epoch.
         """
         examples, labels = self.unpack_batch(data)
@@ -314,7 +400,7 @@ class GAN(GenerativeModel):
                     examples, labels, noise_step=step * self.d_steps_per_g_step + d_step
                 )
                 self._update_discriminator_trackers(results)
-            results = self._generator_update(tf.shape(examples)[0], labels, noise_step=step)
+            results = self._generator_update(tf.shape(examples)[0], labels, noise_step=step, examples=examples)
         self.g_loss_tracker.update_state(results["g_loss"])
         self.step_counter.assign_add(1)
         return tfgen_distribute.step_logs({m.name: m.result() for m in self.metrics})
@@ -338,7 +424,7 @@ class GAN(GenerativeModel):
         """
         return self._discriminator_update(*self.unpack_batch((examples, labels)), noise_step=noise_step)
 
-    def generator_step(self, batch_size, labels=None, noise_step=0):
+    def generator_step(self, batch_size, labels=None, noise_step=0, real_examples=None):
         """One generator update; changes only the generator, ``g_optimizer`` and the EMA copy.
 
         The discriminator runs in training mode inside a ``keras.StatelessScope``
@@ -349,16 +435,29 @@ class GAN(GenerativeModel):
             batch_size: number of fakes (per replica).
             labels: int ``[batch_size]`` when conditional, else ``None``.
             noise_step: int, selects the noise (with the model's seed).
+            real_examples: float ``[batch_size, *shape]``; needed by the
+                relativistic loss, which pairs each fake with a real example.
 
         Returns:
             dict of float32 ``[B]`` tensors: ``g_loss``, ``fake_logits``.
+
+        Raises:
+            ValueError: a conditional GAN without labels, or the relativistic
+                loss without ``real_examples``.
         """
         self._check_compiled()
-        if self.num_classes is not None:
+        if self.gan_loss.pairs_with_real:
+            if real_examples is None:
+                raise ValueError(
+                    f"loss={self.loss_name!r} pairs each fake with a real example: pass real_examples "
+                    f"[{batch_size}, {', '.join(map(str, self.data_shape))}]."
+                )
+            real_examples, labels = self.unpack_batch((real_examples, labels))
+        elif self.num_classes is not None:
             if labels is None:
                 raise ValueError(f"This GAN is conditional (num_classes={self.num_classes}): pass labels.")
             labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-        return self._generator_update(batch_size, labels, noise_step)
+        return self._generator_update(batch_size, labels, noise_step, examples=real_examples)
 
     def simultaneous_step(self, examples, labels=None, noise_step=0):
         """One discriminator and one generator update from one generator forward.
@@ -384,14 +483,17 @@ class GAN(GenerativeModel):
         interpolation_weights = self._interpolation_weights(batch_size, noise_step)
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            results = self._discriminator_losses(examples, labels, fake, interpolation_weights, training=True)
+            results = self._discriminator_losses(
+                examples, labels, fake, interpolation_weights, training=True, noise_step=noise_step
+            )
             loss = tfgen_distribute.global_mean(results["d_loss"])
             scaled_loss = self.d_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, variables)
         self.apply_if_finite(self.d_optimizer, loss, gradients, variables)
+        self._adapt_augment_probability(results)
         return results
 
-    def _generator_update(self, batch_size, labels, noise_step):
+    def _generator_update(self, batch_size, labels, noise_step, examples=None):
         latents = tfgen_random.replica_normal(
             batch_size, (self.latent_dim,), self.seed, noise_step, "latent_generator_step"
         )
@@ -399,8 +501,13 @@ class GAN(GenerativeModel):
         with tf.GradientTape() as tape:
             with keras.StatelessScope() as scope:
                 fake = self._generate(latents, labels, training=True)
-                fake_logits = self._discriminate(fake, labels, training=True)
-            per_example = self.gan_loss.generator_loss(fake_logits)
+                fake_logits = self._discriminate(fake, labels, True, noise_step, "augment_generator")
+                real_logits = None
+                if self.gan_loss.pairs_with_real:
+                    real_logits = tf.stop_gradient(
+                        self._discriminate(examples, labels, True, noise_step, "augment_real")
+                    )
+            per_example = self._generator_loss(fake_logits, real_logits)
             loss = tfgen_distribute.global_mean(per_example)
             scaled_loss = self.g_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, variables)
@@ -421,10 +528,12 @@ class GAN(GenerativeModel):
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             with keras.StatelessScope() as scope:
                 fake = tf.cast(self._generate(latents, labels, training=True), examples.dtype)
-            results = self._discriminator_losses(examples, labels, fake, interpolation_weights, training=True)
+            results = self._discriminator_losses(
+                examples, labels, fake, interpolation_weights, training=True, noise_step=noise_step
+            )
             d_loss = tfgen_distribute.global_mean(results["d_loss"])
             scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
-            g_per_example = self.gan_loss.generator_loss(results["fake_logits"])
+            g_per_example = self._generator_loss(results["fake_logits"], results["real_logits"])
             g_loss = tfgen_distribute.global_mean(g_per_example)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
         # Both gradients exist before either update: the generator's was
@@ -433,6 +542,7 @@ class GAN(GenerativeModel):
         g_gradients = g_tape.gradient(scaled_g_loss, g_variables)
         state, new_state = self._generator_state_written_in(scope)
         self.apply_if_finite(self.d_optimizer, d_loss, d_gradients, d_variables)
+        self._adapt_augment_probability(results)
         self.apply_if_finite(
             self.g_optimizer, g_loss, g_gradients, g_variables, state=state, state_values=new_state,
             after_apply=self._update_ema,
@@ -444,10 +554,15 @@ class GAN(GenerativeModel):
         """``ema = decay * ema + (1 - decay) * w`` for trainable weights; copies the rest.
 
         The rest are the batch-norm moving statistics, themselves averages.
+        With ``ema_rampup`` the decay at generator update ``t`` (the step
+        counter) is ``min(ema_decay, (1 + t) / (10 + t))``.
         """
         if self.ema_decay is None or self.ema_generator is None:
             return
         decay = self.ema_decay
+        if self.ema_rampup:
+            updates = tf.cast(self.step_counter.value, tf.float32)
+            decay = tf.minimum(decay, (1.0 + updates) / (10.0 + updates))
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
             if weight.trainable:
                 average.assign(decay * average.value + (1.0 - decay) * weight.value)
@@ -458,15 +573,36 @@ class GAN(GenerativeModel):
         # Per-example values: under tf.distribute the trackers' totals and
         # counts are summed over replicas, so results are global means.
         self.d_loss_tracker.update_state(results["d_loss"])
-        for key in ("gradient_penalty", "r1_penalty"):
+        for key in ("gradient_penalty", "r1_penalty", "r2_penalty"):
             if key in results:
                 getattr(self, f"{key}_tracker").update_state(results[key])
         real, fake = self._accuracies(results["real_logits"], results["fake_logits"])
         self.real_accuracy_tracker.update_state(real)
         self.fake_accuracy_tracker.update_state(fake)
+        if self.ada_target is not None:
+            self.augment_probability_tracker.update_state(self.adaptive_probability.value)
+
+    def _overfitting_signal(self, real_logits, fake_logits):
+        """ADA's ``r_t`` per example: ``sign(real - threshold)``, or ``sign(real - fake)`` when relativistic."""
+        if self.gan_loss.pairs_with_real:
+            return tf.sign(real_logits - fake_logits)
+        return tf.sign(real_logits - self.gan_loss.decision_threshold)
+
+    def _adapt_augment_probability(self, results):
+        """Adaptive augmentation: one step of the probability towards ``ada_target`` (see ``compile``)."""
+        if self.ada_target is None:
+            return
+        signal = tfgen_distribute.all_replicas_mean(self._overfitting_signal(results["real_logits"], results["fake_logits"]))
+        global_batch = tf.cast(tf.shape(results["real_logits"])[0] * tfgen_distribute.num_replicas_in_sync(), tf.float32)
+        change = tf.sign(signal - self.ada_target) * global_batch / float(self.ada_images)
+        change = tf.where(tf.math.is_finite(change), change, 0.0)
+        self.adaptive_probability.assign(tf.clip_by_value(self.adaptive_probability.value + change, 0.0, 1.0))
 
     def test_step(self, data):
-        """The losses and accuracies of ``train_step`` without any update (fixed evaluation noise)."""
+        """The losses and accuracies of ``train_step`` without any update (fixed evaluation noise).
+
+        The discriminator sees the examples without augmentation.
+        """
         examples, labels = self.unpack_batch(data)
         batch_size = tf.shape(examples)[0]
         latents = tfgen_random.replica_normal(batch_size, (self.latent_dim,), self.seed, 0, "evaluation")
@@ -474,7 +610,7 @@ class GAN(GenerativeModel):
         fake = tf.cast(self._generate(latents, labels, training=False), examples.dtype)
         results = self._discriminator_losses(examples, labels, fake, interpolation_weights, training=False)
         self._update_discriminator_trackers(results)
-        self.g_loss_tracker.update_state(self.gan_loss.generator_loss(results["fake_logits"]))
+        self.g_loss_tracker.update_state(self._generator_loss(results["fake_logits"], results["real_logits"]))
         return tfgen_distribute.step_logs({m.name: m.result() for m in self.metrics})
 
     def call(self, inputs, training=False):
@@ -486,33 +622,70 @@ class GAN(GenerativeModel):
         network = self.generator if network is None else network
         return network(gan_networks.network_inputs(latents, labels, self.num_classes), training=training)
 
-    def _discriminate(self, examples, labels, training):
+    def _discriminate(self, examples, labels, training, noise_step=None, augment_stream=None):
+        """The discriminator's float32 logits ``[B, 1]``; augmented first when ``augment_stream`` is given.
+
+        Augmentation (``compile(augment=...)``) draws from ``augment_stream``
+        at ``noise_step``; without a stream (test step) examples go in as they are.
+        """
+        if augment_stream is not None and self.augment_policy:
+            probability = self.augment_probability if self.adaptive_probability is None or self.ada_target is None \
+                else self.adaptive_probability.value
+            examples = tfgen_augment.augment(
+                examples, self.augment_policy, self.seed, noise_step, augment_stream, probability
+            )
         inputs = gan_networks.network_inputs(examples, labels, self.num_classes)
         return tf.cast(self.discriminator(inputs, training=training), tf.float32)
 
+    def _generator_loss(self, fake_logits, real_logits):
+        """The generator's per-example loss; the relativistic loss pairs each fake with a real example."""
+        if self.gan_loss.pairs_with_real:
+            return self.gan_loss.generator_loss(fake_logits, real_logits)
+        return self.gan_loss.generator_loss(fake_logits)
+
     def _accuracies(self, real_logits, fake_logits):
-        """Per-example 0/1: real called real (logit above the loss's threshold), fake called fake."""
+        """Per-example 0/1: real called real (logit above the loss's threshold), fake called fake.
+
+        For the relativistic loss both are "the real example of the pair scored above its fake".
+        """
+        if self.gan_loss.pairs_with_real:
+            correct = tf.cast(real_logits > fake_logits, tf.float32)
+            return correct, correct
         threshold = self.gan_loss.decision_threshold
         return tf.cast(real_logits > threshold, tf.float32), tf.cast(fake_logits < threshold, tf.float32)
 
-    def _discriminator_losses(self, examples, labels, fake, interpolation_weights, training):
-        """Per-example discriminator objective and its parts, each float32 ``[B]``."""
-        real_logits = self._discriminate(examples, labels, training)
-        fake_logits = self._discriminate(fake, labels, training)
+    def _discriminator_losses(self, examples, labels, fake, interpolation_weights, training, noise_step=None):
+        """Per-example discriminator objective and its parts, each float32 ``[B]``.
+
+        With ``noise_step`` (a train step) and an augmentation policy, real
+        and generated examples are augmented with their own draws, and the
+        penalties differentiate through the augmentation (as StyleGAN2-ADA's R1).
+        """
+        real_stream = "augment_real" if noise_step is not None else None
+        fake_stream = "augment_fake" if noise_step is not None else None
+
+        def real_critic(x):
+            return self._discriminate(x, labels, training, noise_step, real_stream)
+
+        def fake_critic(x):
+            return self._discriminate(x, labels, training, noise_step, fake_stream)
+
+        real_logits = real_critic(examples)
+        fake_logits = fake_critic(fake)
         total = self.gan_loss.discriminator_loss(real_logits, fake_logits)
         results = {"real_logits": tf.reshape(real_logits, [-1]), "fake_logits": tf.reshape(fake_logits, [-1])}
-
-        def critic(x):
-            return self._discriminate(x, labels, training)
-
         if self.gradient_penalty_weight > 0:
-            penalty = tfgen_losses.gradient_penalty(critic, examples, fake, interpolation_weights)
+            penalty = tfgen_losses.gradient_penalty(real_critic, examples, fake, interpolation_weights)
             total += self.gradient_penalty_weight * penalty
             results["gradient_penalty"] = penalty
         if self.r1_penalty_weight > 0:
-            penalty = tfgen_losses.r1_penalty(critic, examples)
+            penalty = tfgen_losses.r1_penalty(real_critic, examples)
             total += 0.5 * self.r1_penalty_weight * penalty
             results["r1_penalty"] = penalty
+        if self.r2_penalty_weight > 0:
+            penalty = tfgen_losses.r2_penalty(fake_critic, fake)
+            total += 0.5 * self.r2_penalty_weight * penalty
+            results["r2_penalty"] = penalty
         results["d_loss"] = total
         return results
 
@@ -559,6 +732,7 @@ class GAN(GenerativeModel):
                 "input_shape": [self.latent_dim],
                 "ema": self.ema_generator is not None and self.ema_decay is not None,
                 "loss": self.loss_name,
+                "architecture": self.architecture,
             }
         )
         return card
