@@ -63,7 +63,7 @@ def test_user_networks():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"likelihood": "poisson"}, "Valid likelihoods: ['bernoulli', 'gaussian']"),
+        ({"likelihood": "poisson"}, "Valid likelihoods: ['bernoulli', 'discretized_logistic', 'gaussian', 'gaussian_per_pixel']"),
         ({"architecture": "resnet"}, "Valid architectures: ['conv', 'mlp']"),
         ({"latent_dim": 0}, "latent_dim to be a positive int, got 0"),
         ({"beta": -1.0}, "beta to be a non-negative number, got -1.0"),

@@ -82,7 +82,14 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class VAETrainingConfig:
+class ConditioningConfig:
+    """Class conditioning, a data setting of every model kind that can take labels (VAE, GAN)."""
+
+    conditional: bool = option(False, "condition both networks on the dataset's labels")
+
+
+@dataclasses.dataclass(frozen=True)
+class VAETrainingConfig(ConditioningConfig):
     """Data settings of ``tfgen train vae`` beyond the model's own."""
 
     binarize: typing.Optional[bool] = option(None, "dynamically binarise the data (None: when the likelihood is "
@@ -90,15 +97,24 @@ class VAETrainingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class GANTrainingConfig:
+class GANTrainingConfig(ConditioningConfig):
     """Data settings of ``tfgen train gan`` beyond the model's own."""
 
-    conditional: bool = option(False, "condition both networks on the dataset's labels")
+
+def _num_classes(config):
+    """``num_classes`` of the model: the dataset's number of classes with ``--conditional``, else ``None``."""
+    if not config["conditional"]:
+        return None
+    num_classes = tfgen.data.info(config["dataset"])["num_classes"]
+    if not num_classes:
+        raise ValueError(f"--conditional needs a dataset with classes; {config['dataset']!r} has none.")
+    return num_classes
 
 
 def _build_vae(config, image_shape):
     settings = {key: config[key] for key in defaults(model_config.VAEConfig)}
-    return tfgen.VAE(input_shape=image_shape, seed=config["seed"], name=config["name"], **settings)
+    return tfgen.VAE(input_shape=image_shape, num_classes=_num_classes(config), seed=config["seed"],
+                     name=config["name"], **settings)
 
 
 def _compile_vae(model, config):
@@ -109,28 +125,52 @@ def _resolve_vae(config):
     if config["binarize"] is None:
         # A Bernoulli likelihood is a proper likelihood only for binary data:
         # binarise dynamically (the standard protocol) unless told otherwise.
+        # The others model the pixel values themselves (the discretised
+        # logistic their 256 levels), so their data stays as it is.
         config["binarize"] = config["likelihood"] == "bernoulli"
     return config
 
 
+class _OneClass:
+    """A conditional VAE seen as an unconditional one of a single class (for ``plotting.save_interpolation``)."""
+
+    def __init__(self, model, label):
+        self.model, self.label = model, int(label)
+
+    def encode(self, images):
+        return self.model.encode(images, labels=np.full(np.shape(images)[0], self.label))
+
+    def decode(self, z):
+        return self.model.decode(z, labels=np.full(np.shape(z)[0], self.label))
+
+
 def _vae_pictures(model, config, output, validation_images):
+    images = validation_images[:32]
+    labels = None
+    if model.num_classes is not None:
+        _, all_labels = tfgen.data.load_arrays(config["dataset"], split=_validation_split(config))
+        labels = np.asarray(all_labels[: len(images)])
     paths = {}
     paths["reconstructions"] = plotting.save_reconstructions(
-        validation_images[:32],
-        np.asarray(model.reconstruct(validation_images[:32])),
+        images,
+        np.asarray(model.reconstruct(images, labels)),
         os.path.join(output, "reconstructions.png"),
     )
-    if len(validation_images) >= 2:
+    # From the first image to the next one (of its class, for a conditional model: decoded with that label).
+    if labels is None:
+        partner, interpolated = 1, model
+    else:
+        partner = next((i for i in range(1, len(images)) if labels[i] == labels[0]), None)
+        interpolated = _OneClass(model, labels[0])
+    if partner is not None and partner < len(images):
         paths["interpolation"] = plotting.save_interpolation(
-            model, validation_images[0], validation_images[1], os.path.join(output, "interpolation.png")
+            interpolated, images[0], images[partner], os.path.join(output, "interpolation.png")
         )
     return paths
 
 
 def _build_gan(config, image_shape):
-    num_classes = tfgen.data.info(config["dataset"])["num_classes"] if config["conditional"] else None
-    if config["conditional"] and not num_classes:
-        raise ValueError(f"--conditional needs a dataset with classes; {config['dataset']!r} has none.")
+    num_classes = _num_classes(config)
     settings = {key: config[key] for key in defaults(model_config.GANConfig)}
     return tfgen.GAN(input_shape=image_shape, num_classes=num_classes, seed=config["seed"], name=config["name"],
                      **settings)
@@ -242,9 +282,14 @@ def _prepare_output(config):
     return resuming
 
 
+def _validation_split(config):
+    """The split that validates a run: ``test``, or ``train`` for datasets without one."""
+    return "test" if "test" in tfgen.data.info(config["dataset"])["splits"] else "train"
+
+
 def _validation_images(config, binarize):
     info = tfgen.data.info(config["dataset"])
-    split = "test" if "test" in info["splits"] else "train"
+    split = _validation_split(config)
     images, _ = tfgen.data.load_arrays(config["dataset"], split=split)
     images = images[: min(len(images), 10000)]
     dataset = tfgen.data.load(

@@ -27,6 +27,17 @@ from tfgen.models import gan_networks, vae_networks
 
 # Decoder likelihoods: the name -> the per-example negative log-likelihood.
 LIKELIHOODS = losses.RECONSTRUCTION_LOSSES
+# How many maps per image channel the decoder outputs for each likelihood:
+# 1 (bernoulli: logits; gaussian: means, the scale is one model weight) or
+# 2 (the means in the first C channels, then the raw log-scales of each pixel,
+# softly bounded by tfgen.losses.bounded_log_scale). A likelihood added to
+# LIKELIHOODS but not here gets the decoder's output, one map, as its parameter.
+DECODER_PARAMETERS_PER_CHANNEL = {
+    "bernoulli": 1,
+    "gaussian": 1,
+    "gaussian_per_pixel": 2,
+    "discretized_logistic": 2,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +46,11 @@ class VAEConfig:
 
     latent_dim: int = option(16, "size of the latent vector")
     architecture: str = option("conv", "built-in network family", choices=vae_networks.ARCHITECTURES)
-    likelihood: str = option("bernoulli", "decoder likelihood", choices=LIKELIHOODS)
+    likelihood: str = option(
+        "bernoulli", "decoder likelihood: bernoulli (binary data), gaussian (one scale), gaussian_per_pixel "
+        "(a learned variance per pixel), discretized_logistic (8-bit images; a real log-likelihood)",
+        choices=LIKELIHOODS,
+    )
     beta: float = option(1.0, "weight of the KL term (1 gives the ELBO)")
     base_filters: int = option(32, "built-in networks: filters of the first convolution")
     hidden_units: int = option(256, "built-in networks: width of the dense layers")

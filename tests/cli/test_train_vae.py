@@ -1,0 +1,71 @@
+"""``tfgen train vae`` with the per-pixel likelihoods and ``--conditional``."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import tfgen
+from tfgen.cli import main as cli_main
+from tfgen.cli import train_lib
+
+
+def test_both_model_kinds_have_the_conditional_flag():
+    args = cli_main.build_parser().parse_args(["train", "vae", "--conditional", "--likelihood", "discretized_logistic"])
+    assert (args.conditional, args.likelihood) == (True, "discretized_logistic")
+    assert cli_main.build_parser().parse_args(["train", "gan", "--conditional"]).conditional is True
+    for kind in ("vae", "gan"):
+        assert train_lib.model_defaults(kind)["conditional"] is False
+
+
+@pytest.mark.parametrize(
+    "likelihood, binarize",
+    [("bernoulli", True), ("gaussian", False), ("gaussian_per_pixel", False), ("discretized_logistic", False)],
+)
+def test_only_the_bernoulli_likelihood_binarises_by_default(likelihood, binarize):
+    config = {"model": "vae", "dataset": "digits", "seed": 0, "likelihood": likelihood}
+    assert train_lib.resolve_config(config)["binarize"] is binarize
+    assert train_lib.resolve_config({**config, "binarize": not binarize})["binarize"] is (not binarize)
+
+
+def test_conditional_needs_a_dataset_with_classes(monkeypatch):
+    monkeypatch.setattr(tfgen.data, "info", lambda name: {"num_classes": None})
+    with pytest.raises(ValueError, match="--conditional needs a dataset with classes; 'digits' has none"):
+        train_lib._num_classes({"conditional": True, "dataset": "digits"})
+    assert train_lib._num_classes({"conditional": False, "dataset": "digits"}) is None
+
+
+def test_train_a_conditional_discretized_logistic_vae(tmp_path, monkeypatch):
+    loads = []
+    original_load = tfgen.data.load
+
+    def recording_load(*args, **kwargs):
+        loads.append(kwargs)
+        return original_load(*args, **kwargs)
+
+    monkeypatch.setattr(tfgen.data, "load", recording_load)
+    result, model = train_lib.train(
+        {"model": "vae", "dataset": "digits", "conditional": True, "likelihood": "discretized_logistic",
+         "architecture": "mlp", "hidden_units": 16, "latent_dim": 2, "epochs": 1, "steps_per_epoch": 2,
+         "batch_size": 16, "num_samples": 10, "seed": 0, "verbose": 0, "output": str(tmp_path / "run"),
+         "export_dir": str(tmp_path / "saved_models" / "cvae")},
+        return_model=True,
+    )
+    assert loads and all(kwargs["with_labels"] and not kwargs["binarize"] for kwargs in loads)
+    with open(result["config"]) as handle:
+        config = json.load(handle)
+    assert (config["conditional"], config["binarize"], config["likelihood"]) == (True, False, "discretized_logistic")
+    assert model.num_classes == 10 and int(model.step_counter.numpy()) == 2
+    restored = keras.models.load_model(result["model"])
+    np.testing.assert_array_equal(restored.generate(10, seed=0), model.generate(10, seed=0))
+    for picture in ("samples", "reconstructions", "interpolation"):
+        assert result[picture].endswith(".png")
+    with open(f"{result['export']}/model_card.json") as handle:
+        card = json.load(handle)
+    assert card["num_classes"] == 10 and card["likelihood"] == "discretized_logistic"
+    assert {"sample_labels", "decode", "encode", "reconstruct"} <= set(card["signatures"])
+    with open(result["history"]) as handle:
+        history = json.load(handle)
+    assert all(math.isfinite(value) for value in history["loss"] + history["val_loss"])
