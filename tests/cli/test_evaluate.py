@@ -108,3 +108,18 @@ def test_python_api_prints_no_progress_by_default(models, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "features of" not in captured.err and "20/20" not in captured.err
+
+
+def test_log_likelihood_of_a_conditional_vae_gives_each_image_its_label(tmp_path):
+    vae = tfgen.VAE(input_shape=(28, 28, 1), latent_dim=4, base_filters=8, hidden_units=32, num_classes=10, seed=0)
+    vae.compile(optimizer="adam")
+    path = str(tmp_path / "cvae.keras")
+    vae.save(path)
+    report = evaluate_lib.evaluate({"model": path, "metrics": "log_likelihood", "num_samples": 5, "iwae_samples": 2})
+    # the same test images, binarised as evaluate does
+    images, labels = evaluate_lib._real_test_images("fashion_mnist", "test", 5, True, 0, with_labels=True)
+    assert np.array_equal(labels, tfgen.data.load_arrays("fashion_mnist", "test")[1][:5])
+    own = vae.log_likelihood(images, num_samples=2, seed=0, labels=labels)
+    other = vae.log_likelihood(images, num_samples=2, seed=0, labels=(labels + 1) % 10)
+    assert report["results"]["log_likelihood"] == pytest.approx(float(np.mean(own)), rel=1e-5)
+    assert report["results"]["log_likelihood"] != pytest.approx(float(np.mean(other)), rel=1e-5)

@@ -90,13 +90,19 @@ def _model_directory(path):
     return model_io.resolve_saved_model_dir(path)
 
 
-def _real_test_images(dataset, split, num_images, binarize, seed):
+def _real_test_images(dataset, split, num_images, binarize, seed, with_labels=False):
+    """The first ``num_images`` images of ``dataset/split`` (and their labels, with ``with_labels``)."""
     import tfgen.data
 
-    batches = tfgen.data.load(dataset, split=split, batch_size=1000, shuffle=False, binarize=binarize, seed=seed)
-    images = np.concatenate([np.asarray(batch) for batch in batches.take(-(-num_images // 1000))])
+    batches = tfgen.data.load(dataset, split=split, batch_size=1000, shuffle=False, binarize=binarize, seed=seed,
+                              with_labels=with_labels)
+    batches = [batch for batch in batches.take(-(-num_images // 1000))]
+    images = np.concatenate([np.asarray(batch[0] if with_labels else batch) for batch in batches])
     if len(images) < num_images:
         raise ValueError(f"Expected num_real_images <= {len(images)} (the size of {dataset}/{split}), got {num_images}.")
+    if with_labels:
+        labels = np.concatenate([np.asarray(batch[1]) for batch in batches])
+        return images[:num_images], labels[:num_images]
     return images[:num_images]
 
 
@@ -115,11 +121,16 @@ def _log_likelihood(model, config, verbose=0):
             f"at {config['model']!r}."
         )
     binarize = getattr(model, "likelihood", None) == "bernoulli"
-    images = _real_test_images(config["dataset"], config["split"], config["num_real_images"], binarize, config["seed"])
+    conditional = getattr(model, "num_classes", None) is not None
+    loaded = _real_test_images(config["dataset"], config["split"], config["num_real_images"], binarize, config["seed"],
+                               with_labels=conditional)
+    # A conditional VAE scores log p(x | y) with each image's own label.
+    images, labels = loaded if conditional else (loaded, None)
     announce(f"IWAE log-likelihood of {len(images)} {config['dataset']}/{config['split']} images "
-             f"(k={config['iwae_samples']})", verbose)
+             f"(k={config['iwae_samples']}{', given their labels' if conditional else ''})", verbose)
     values = _with_progress(
-        model.log_likelihood, verbose, images, num_samples=config["iwae_samples"], seed=config["seed"]
+        model.log_likelihood, verbose, images, num_samples=config["iwae_samples"], seed=config["seed"],
+        **({"labels": labels} if conditional else {}),
     )
     values = np.asarray(values, dtype=np.float64)
     return {
