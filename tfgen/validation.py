@@ -36,6 +36,15 @@ def check_positive_int(name, value, allow_none=False):
     return int(value)
 
 
+def check_num_classes(num_classes):
+    """``num_classes`` as an ``int`` >= 2, or ``None`` (unconditional); else ``ValueError``."""
+    if num_classes is None:
+        return None
+    if not is_int(num_classes) or num_classes < 2:
+        raise ValueError(f"Expected num_classes to be None or an int >= 2, got {num_classes!r}.")
+    return int(num_classes)
+
+
 def check_non_negative_int(name, value):
     """``value`` as an ``int`` >= 0; else ``ValueError``."""
     if not is_int(value) or value < 0:

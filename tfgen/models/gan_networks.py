@@ -198,12 +198,6 @@ def _check_units(hidden_units):
     return units
 
 
-def check_num_classes(num_classes):
-    """``ValueError`` unless ``num_classes`` is ``None`` or an int >= 2."""
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(f"Expected num_classes to be None or an int >= 2, got {num_classes!r}.")
-
-
 def check_dropout(dropout):
     """``ValueError`` unless ``dropout`` is in [0, 1)."""
     if not 0.0 <= dropout < 1.0:
@@ -219,7 +213,7 @@ def discriminator_setup(num_classes, dropout, spectral_norm, seed):
     Raises:
         ValueError: invalid ``num_classes`` or ``dropout``.
     """
-    check_num_classes(num_classes)
+    validation.check_num_classes(num_classes)
     check_dropout(dropout)
     seeds = InitializerSeeds(seed)
     return seeds, spectral_normalizer(spectral_norm, seeds)
@@ -243,7 +237,7 @@ def generator_inputs(latent_dim, num_classes, embedding_dim, seeds):
     Raises:
         ValueError: invalid ``latent_dim`` or ``num_classes``.
     """
-    check_num_classes(num_classes)
+    validation.check_num_classes(num_classes)
     if not isinstance(latent_dim, int) or latent_dim < 1:
         raise ValueError(f"Expected latent_dim to be a positive int, got {latent_dim!r}.")
     latent = keras.Input(shape=(latent_dim,), name="latent")

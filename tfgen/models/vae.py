@@ -165,8 +165,7 @@ class VAE(GenerativeModel):
         super().__init__(seed=seed, **kwargs)
         # === Config ===
         self.latent_dim = validation.check_positive_int("latent_dim", latent_dim)
-        if num_classes is not None and (not validation.is_int(num_classes) or num_classes < 2):
-            raise ValueError(f"Expected num_classes to be None or an int >= 2, got {num_classes!r}.")
+        validation.check_num_classes(num_classes)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.architecture = architecture
         self.likelihood = validation.check_choice("likelihood", likelihood, LIKELIHOODS)

@@ -25,6 +25,8 @@ means_and_log_scales = decoder([z_mean, labels])   # [B, 28, 28, 2]
 import keras
 from keras import layers
 
+from tfgen import validation
+
 ARCHITECTURES = ("conv", "mlp")
 MAX_DOWNSAMPLINGS = 3
 
@@ -87,13 +89,6 @@ class SeededLayers:
             seed = (self.seed * 1009 + self.count) % (2**31 - 1)
         initializer = keras.initializers.RandomNormal(stddev=1.0, seed=seed)
         return layers.Embedding(*args, embeddings_initializer=initializer, **kwargs)
-
-
-def _check_num_classes(num_classes):
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
-    ):
-        raise ValueError(f"Expected num_classes to be None or an int >= 2, got {num_classes!r}.")
 
 
 def _labels_input(num_classes, latent_dim, embedding_dim, make):
@@ -159,7 +154,7 @@ def make_encoder(
     """
     image_shape = check_image_shape(image_shape)
     _check_architecture(architecture)
-    _check_num_classes(num_classes)
+    validation.check_num_classes(num_classes)
     make = SeededLayers(seed)
     images = keras.Input(shape=image_shape, name="images")
     inputs = images
@@ -223,7 +218,7 @@ def make_decoder(
     """
     image_shape = check_image_shape(image_shape)
     _check_architecture(architecture)
-    _check_num_classes(num_classes)
+    validation.check_num_classes(num_classes)
     if parameters_per_channel not in (1, 2):
         raise ValueError(f"Expected parameters_per_channel to be 1 or 2, got {parameters_per_channel!r}.")
     height, width, channels = image_shape
