@@ -237,6 +237,44 @@ def _check_names(given, specs, signature_name, where):
         )
 
 
+def _row_columns(instances, input_specs, signature_name, max_batch_size):
+    """The row format's ``instances`` (a JSON list) as ``{input_name: list of values}``."""
+    if not isinstance(instances, list) or not instances:
+        raise ValueError(f"Expected 'instances' to be a non-empty list, got {_short(instances)}.")
+    if max_batch_size is not None and len(instances) > max_batch_size:
+        raise BatchTooLargeError(len(instances), max_batch_size)
+    if _is_named_object(instances[0]):
+        for index, instance in enumerate(instances):
+            if not _is_named_object(instance):
+                raise ValueError(f"Expected every element of 'instances' to be an object like the first, got {_short(instance)} at index {index}.")
+            _check_names(instance, input_specs, signature_name, f"Element {index} of 'instances'")
+        return {name: [instance[name] for instance in instances] for name in input_specs}
+    _check_one_input(input_specs, signature_name)
+    for index, instance in enumerate(instances):
+        if _is_named_object(instance):
+            raise ValueError(f"Expected every element of 'instances' to be a value or list like the first, got an object at index {index}.")
+    return {next(iter(input_specs)): instances}
+
+
+def _check_one_input(input_specs, signature_name):
+    """Unnamed row-format instances need a signature with one input."""
+    if len(input_specs) > 1:
+        raise ValueError(
+            f"Signature {signature_name!r} has several inputs {sorted(input_specs)}: each element of "
+            "'instances' must be an object naming them."
+        )
+
+
+def _unnamed_instances(instances, input_specs, signature_name, max_batch_size):
+    """The row format's ``instances`` given as one NumPy array (see ``serving.json_arrays``)."""
+    if instances.ndim == 0 or not len(instances):
+        raise ValueError(f"Expected 'instances' to be a non-empty list, got an array of shape {list(instances.shape)}.")
+    if max_batch_size is not None and len(instances) > max_batch_size:
+        raise BatchTooLargeError(len(instances), max_batch_size)
+    _check_one_input(input_specs, signature_name)
+    return {next(iter(input_specs)): instances}
+
+
 def decode_predict_inputs(request, input_specs, signature_name, max_batch_size=None):
     """Turns a predict request body into input arrays.
 
@@ -267,26 +305,10 @@ def decode_predict_inputs(request, input_specs, signature_name, max_batch_size=N
     if has_instances:
         request_format = ROW_FORMAT
         instances = request["instances"]
-        if not isinstance(instances, list) or not instances:
-            raise ValueError(f"Expected 'instances' to be a non-empty list, got {_short(instances)}.")
-        if max_batch_size is not None and len(instances) > max_batch_size:
-            raise BatchTooLargeError(len(instances), max_batch_size)
-        if _is_named_object(instances[0]):
-            for index, instance in enumerate(instances):
-                if not _is_named_object(instance):
-                    raise ValueError(f"Expected every element of 'instances' to be an object like the first, got {_short(instance)} at index {index}.")
-                _check_names(instance, input_specs, signature_name, f"Element {index} of 'instances'")
-            columns = {name: [instance[name] for instance in instances] for name in input_specs}
+        if isinstance(instances, np.ndarray):  # a large numeric array, decoded straight to NumPy
+            columns = _unnamed_instances(instances, input_specs, signature_name, max_batch_size)
         else:
-            if len(input_specs) > 1:
-                raise ValueError(
-                    f"Signature {signature_name!r} has several inputs {sorted(input_specs)}: each element of "
-                    "'instances' must be an object naming them."
-                )
-            for index, instance in enumerate(instances):
-                if _is_named_object(instance):
-                    raise ValueError(f"Expected every element of 'instances' to be a value or list like the first, got an object at index {index}.")
-            columns = {next(iter(input_specs)): instances}
+            columns = _row_columns(instances, input_specs, signature_name, max_batch_size)
     else:
         request_format = COLUMNAR_FORMAT
         inputs = request["inputs"]

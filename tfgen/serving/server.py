@@ -55,7 +55,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tfgen import validation
 from tfgen.export.saved_model import existing_versions
-from tfgen.serving import json_format
+from tfgen.serving import json_arrays, json_format
 from tfgen.version import __version__
 
 DEFAULT_HOST = "127.0.0.1"
@@ -63,6 +63,11 @@ DEFAULT_PORT = 8501
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 256
 DEFAULT_POLL_INTERVAL = 1.0
+# Request bodies decoded at once (each holds about 4-5x its body while it
+# decodes; see serving.json_arrays); a request that waits DECODE_WAIT_SECONDS
+# for a turn is answered 503 with Retry-After.
+MAX_CONCURRENT_DECODES = 4
+DECODE_WAIT_SECONDS = 30.0
 # TensorFlow Serving's gRPC port.
 DEFAULT_GRPC_PORT = 8500
 # A version whose load failed is tried again after a delay that doubles from
@@ -387,6 +392,7 @@ class ModelService:
         self.base_path = base
         self.model_name = name
         self.max_batch_size = max_batch_size
+        self.decoding = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
         self.watcher = VersionWatcher(base, poll_interval)
         self.watcher.poll()
         if self.watcher.current is None:
@@ -516,19 +522,14 @@ class ModelService:
     def predict(self, body, version=None):
         """Runs a signature on a row- or columnar-format request body; returns the JSON answer."""
         servable = self.servable(version)
-        request = _parse_json(body)
-        signature_name = request.get("signature_name", DEFAULT_SIGNATURE)
-        if not isinstance(signature_name, str):
-            raise RequestError(400, f"Expected 'signature_name' to be a string, got {signature_name!r}.")
-        signature = self.signature(servable, signature_name)
-        try:
-            request_format, arrays = json_format.decode_predict_inputs(
-                request, signature.inputs, signature.name, self.max_batch_size
+        if not self.decoding.acquire(timeout=DECODE_WAIT_SECONDS):
+            raise RequestError(
+                503, f"The server is decoding {MAX_CONCURRENT_DECODES} other requests; try again.", {"Retry-After": "1"}
             )
-        except json_format.BatchTooLargeError as error:
-            raise RequestError(413, str(error)) from None
-        except ValueError as error:
-            raise RequestError(400, str(error)) from None
+        try:
+            signature, request_format, arrays = _decode_predict(self, servable, body)
+        finally:
+            self.decoding.release()
         outputs = self.run(signature, arrays)
         try:
             return json_format.encode_predict_outputs(outputs, request_format, list(signature.outputs))
@@ -536,17 +537,39 @@ class ModelService:
             raise RequestError(400, str(error)) from None
 
 
-def _parse_json(body):
+def _decode_predict(service, servable, body):
+    """``(signature, request_format, input arrays)`` of a predict body (one decoding slot held)."""
+    request = _parse_json(body)
+    signature_name = request.get("signature_name", DEFAULT_SIGNATURE)
+    if not isinstance(signature_name, str):
+        raise RequestError(400, f"Expected 'signature_name' to be a string, got {signature_name!r}.")
+    signature = service.signature(servable, signature_name)
     try:
-        request = json.loads(body)
+        request_format, arrays = json_format.decode_predict_inputs(
+            request, signature.inputs, signature.name, service.max_batch_size
+        )
+    except json_format.BatchTooLargeError as error:
+        raise RequestError(413, str(error)) from None
+    except ValueError as error:
+        raise RequestError(400, str(error)) from None
+    return signature, request_format, arrays
+
+
+def _parse_json(body):
+    """The request body as JSON, large numeric arrays as NumPy arrays (:func:`json_arrays.loads`)."""
+    try:
+        request = json_arrays.loads(body)
+    except json_arrays.TooLargeToDecode as error:
+        raise RequestError(413, str(error)) from None
     except UnicodeDecodeError as error:
         raise RequestError(400, f"Malformed JSON: the body is not UTF-8 ({error}).") from None
     except json.JSONDecodeError as error:
         raise RequestError(400, f"Malformed JSON: {error.msg} at line {error.lineno} column {error.colno}.") from None
     except RecursionError:
         raise RequestError(400, "Malformed JSON: nested too deeply.") from None
-    except ValueError as error:  # e.g. an integer beyond Python's digit limit for int()
-        raise RequestError(400, f"Malformed JSON: {error}") from None
+    except ValueError as error:  # e.g. an integer beyond Python's digit limit for int(), a ragged array
+        message = str(error)
+        raise RequestError(400, message if message.startswith(("Malformed JSON", "The array")) else f"Malformed JSON: {message}") from None
     if not isinstance(request, dict):
         raise RequestError(400, f"Expected the body to be a JSON object, got {type(request).__name__}.")
     return request
