@@ -15,7 +15,7 @@ def test_models_at_the_top_level():
     assert tfgen.models.GAN is GAN
 
 
-@pytest.mark.parametrize("name", ["callbacks", "metrics", "plotting", "precision", "serving", "data", "distribute", "losses"])
+@pytest.mark.parametrize("name", ["callbacks", "metrics", "plotting", "precision", "serving", "augment", "data", "distribute", "losses"])
 def test_submodules_reachable_after_import_tfgen(name):
     assert getattr(tfgen, name) is importlib.import_module(f"tfgen.{name}")
     assert name in tfgen.__all__

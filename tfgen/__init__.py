@@ -15,7 +15,7 @@ from tfgen import _cli_logging  # noqa: F401  (first: keeps the tfgen command's 
 import importlib
 
 from tfgen.version import __version__
-from tfgen import data, distribute, losses, models, random
+from tfgen import augment, data, distribute, losses, models, random
 from tfgen.models import GAN, VAE
 from tfgen.export import export_saved_model
 
@@ -30,5 +30,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'tfgen' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "data", "distribute", "losses", "models", "random", "GAN", "VAE", "export_saved_model",
+__all__ = ["__version__", "augment", "data", "distribute", "losses", "models", "random", "GAN", "VAE", "export_saved_model",
            *_LAZY_SUBMODULES]
