@@ -152,7 +152,7 @@ def test_train_modern_gan_with_bfloat16_precision(tmp_path):
     result = run_cli(
         ["train", "gan", "--dataset", "digits", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16",
          "--latent-dim", "4", "--architecture", "resnet", "--base-filters", "4", "--loss", "relativistic",
-         "--r1-penalty", "0.1", "--r2-penalty", "0.1", "--d-learning-rate", "1e-4", "--ema-decay", "0.99",
+         "--r1-penalty", "0.1", "--r2-penalty", "0.1", "--penalty-interval", "2", "--d-learning-rate", "1e-4", "--ema-decay", "0.99",
          "--ema-rampup", "--augment", "translation,color", "--ada-target", "0.6", "--precision", "bfloat16",
          "--seed", "1", "--num-samples", "4", "--no-export", "--output", "run"],
         cwd=tmp_path,
@@ -163,6 +163,7 @@ def test_train_modern_gan_with_bfloat16_precision(tmp_path):
     assert (config["architecture"], config["loss"], config["augment"], config["d_learning_rate"]) == (
         "resnet", "relativistic", "translation,color", 1e-4
     )
+    assert config["penalty_interval"] == 2
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert np.isfinite(history["d_loss"]).all() and np.isfinite(history["g_loss"]).all()
     assert {"r1_penalty", "r2_penalty", "augment_probability"} <= set(history)

@@ -53,7 +53,7 @@ def _modern_gan(seed):
 
 
 MODERN_GAN_COMPILE = (
-    "loss='relativistic', r1_penalty=0.5, r2_penalty=0.5, ema_decay=0.9, ema_rampup=True, "
+    "loss='relativistic', r1_penalty=0.5, r2_penalty=0.5, penalty_interval=2, ema_decay=0.9, ema_rampup=True, "
     "augment='translation,cutout,color', augment_probability=0.5, ada_target=0.6, ada_images=64"
 )
 

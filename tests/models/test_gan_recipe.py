@@ -2,8 +2,8 @@
 
 The networks themselves are specified in ``test_gan_networks.py``; the
 losses against hand-worked values in ``tests/test_losses_gan.py``; replica
-invariance of the whole recipe in ``tests/distribute/test_equivalence.py``
-(the ``modern_gan`` case).
+invariance of the whole recipe in the contract suite
+(the ``gan_modern`` family of ``tests/models/test_contract.py``).
 """
 
 import os
@@ -57,6 +57,33 @@ def test_r2_penalty_is_weighted_into_the_discriminator_loss_and_reported():
     assert np.all(results["r2_penalty"].numpy() > 0)
     history = gan.fit(_dataset(random_images(16, SHAPE)), epochs=1, verbose=0)
     assert {"r1_penalty", "r2_penalty"} <= set(history.history)
+
+
+@pytest.mark.parametrize("noise_step, eager_weight", [(8, 4 * 0.5), (9, 0.0)])
+def test_lazy_penalties_apply_on_one_update_in_the_interval_weighted_up(noise_step, eager_weight):
+    images = random_images(8, SHAPE, seed=3)
+    lazy, eager = _gan(), _gan()
+    lazy.compile(loss="relativistic", r1_penalty=0.5, r2_penalty=0.5, penalty_interval=4,
+                 d_optimizer=keras.optimizers.SGD(0.1))
+    eager.compile(loss="relativistic", r1_penalty=eager_weight, r2_penalty=eager_weight,
+                  d_optimizer=keras.optimizers.SGD(0.1))
+    step = tf.function(lambda model, step: model.discriminator_step(images, noise_step=step))  # inside a graph, as fit runs it
+    lazy_results, eager_results = step(lazy, tf.constant(noise_step)), step(eager, tf.constant(noise_step))
+    np.testing.assert_allclose(lazy_results["d_loss"], eager_results["d_loss"], rtol=1e-5, atol=1e-6)
+    for a, b in zip(lazy.discriminator.get_weights(), eager.discriminator.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.all(lazy_results["r1_penalty"].numpy() > 0) == (eager_weight > 0)
+
+
+def test_a_lazy_penalty_is_logged_as_the_mean_of_the_updates_that_computed_it():
+    gan = _gan()
+    gan.compile(r1_penalty=1.0, penalty_interval=3, d_optimizer=keras.optimizers.SGD(0.0),
+                g_optimizer=keras.optimizers.SGD(0.0))
+    history = gan.fit(_dataset(random_images(32, SHAPE), batch_size=8), epochs=1, verbose=0)  # updates 0-3
+    computed = [gan.discriminator_step(random_images(32, SHAPE)[8 * i: 8 * i + 8], noise_step=i)["r1_penalty"]
+                for i in (0, 3)]
+    np.testing.assert_allclose(history.history["r1_penalty"][0], np.mean(computed), rtol=1e-4)
+    assert gan.get_compile_config()["penalty_interval"] == 3
 
 
 def test_the_discriminator_sees_augmented_examples_in_training_only():
@@ -137,6 +164,7 @@ def test_ema_rampup_uses_the_smaller_decay_early():
         ({"augment": "color", "ada_target": -0.1}, "ada_target"),
         ({"augment": "color", "ada_images": 0}, "ada_images"),
         ({"r2_penalty": -1.0}, "r2_penalty"),
+        ({"penalty_interval": 0}, "penalty_interval"),
     ],
 )
 def test_bad_recipe_arguments(kwargs, message):

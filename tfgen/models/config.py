@@ -107,6 +107,9 @@ class GANCompileConfig:
     gradient_penalty: float = option(0.0, "WGAN-GP weight lambda (0: off)")
     r1_penalty: float = option(0.0, "R1 gamma: gradient penalty on real examples (0: off)")
     r2_penalty: float = option(0.0, "R2 gamma: gradient penalty on generated examples (0: off)")
+    penalty_interval: int = option(
+        1, "lazy regularisation: compute R1/R2 on one discriminator update in this many, weighted as many times"
+    )
     d_steps_per_g_step: int = option(1, "discriminator updates per generator update")
     ema_decay: typing.Optional[float] = option(None, "decay of an EMA of the generator's weights, e.g. 0.999 (None: off)")
     ema_rampup: bool = option(

@@ -154,6 +154,7 @@ class GAN(GenerativeModel):
         self.gradient_penalty_weight = 0.0
         self.r1_penalty_weight = 0.0
         self.r2_penalty_weight = 0.0
+        self.penalty_interval = 1
         self.d_steps_per_g_step = 1
         self.ema_decay = None
         self.ema_rampup = GANCompileConfig.ema_rampup
@@ -174,6 +175,7 @@ class GAN(GenerativeModel):
         gradient_penalty=GANCompileConfig.gradient_penalty,
         r1_penalty=GANCompileConfig.r1_penalty,
         r2_penalty=GANCompileConfig.r2_penalty,
+        penalty_interval=GANCompileConfig.penalty_interval,
         d_steps_per_g_step=GANCompileConfig.d_steps_per_g_step,
         ema_decay=GANCompileConfig.ema_decay,
         ema_rampup=GANCompileConfig.ema_rampup,
@@ -206,6 +208,12 @@ class GAN(GenerativeModel):
             r2_penalty: ``gamma`` of the R2 penalty ``gamma / 2 * ||grad D(x_fake)||^2``
                 on generated examples (0 disables; R3GAN uses R1 and R2 with
                 the same gamma and ``loss="relativistic"``).
+            penalty_interval: lazy regularisation (StyleGAN2): R1 and R2 are
+                computed on one discriminator update in ``penalty_interval``
+                (those whose update index is a multiple of it), weighted
+                ``penalty_interval`` times, and skipped on the others; 1 (the
+                default) computes them on every update. They double a
+                discriminator update's FLOPs, so 4 to 16 saves most of that.
             d_steps_per_g_step: discriminator updates per generator update.
             ema_decay: ``None``, or the decay in [0, 1) of an exponential moving
                 average of the generator's weights (``self.ema_generator``),
@@ -252,6 +260,7 @@ class GAN(GenerativeModel):
         gradient_penalty = validation.check_number("gradient_penalty", gradient_penalty, minimum=0.0)
         r1_penalty = validation.check_number("r1_penalty", r1_penalty, minimum=0.0)
         r2_penalty = validation.check_number("r2_penalty", r2_penalty, minimum=0.0)
+        penalty_interval = validation.check_positive_int("penalty_interval", penalty_interval)
         augment_policy = tfgen_augment.parse_policy(augment)
         augment_probability = validation.check_number(
             "augment_probability", augment_probability, minimum=0.0, maximum=1.0
@@ -310,6 +319,7 @@ class GAN(GenerativeModel):
         self.gradient_penalty_weight = gradient_penalty
         self.r1_penalty_weight = r1_penalty
         self.r2_penalty_weight = r2_penalty
+        self.penalty_interval = penalty_interval
         self.d_steps_per_g_step = d_steps_per_g_step
         self.ema_decay = ema_decay
         self.ema_rampup = bool(ema_rampup)
@@ -341,6 +351,7 @@ class GAN(GenerativeModel):
             "gradient_penalty": self.gradient_penalty_weight,
             "r1_penalty": self.r1_penalty_weight,
             "r2_penalty": self.r2_penalty_weight,
+            "penalty_interval": self.penalty_interval,
             "d_steps_per_g_step": self.d_steps_per_g_step,
             "ema_decay": self.ema_decay,
             "ema_rampup": self.ema_rampup,
@@ -573,8 +584,8 @@ class GAN(GenerativeModel):
         # counts are summed over replicas, so results are global means.
         self.d_loss_tracker.update_state(results["d_loss"])
         for key in ("gradient_penalty", "r1_penalty", "r2_penalty"):
-            if key in results:
-                getattr(self, f"{key}_tracker").update_state(results[key])
+            if key in results:  # a lazy penalty is averaged over the updates that computed it
+                getattr(self, f"{key}_tracker").update_state(results[key], sample_weight=results.get(f"{key}_applied"))
         real, fake = self._accuracies(results["real_logits"], results["fake_logits"])
         self.real_accuracy_tracker.update_state(real)
         self.fake_accuracy_tracker.update_state(fake)
@@ -677,14 +688,28 @@ class GAN(GenerativeModel):
             penalty = tfgen_losses.gradient_penalty(real_critic, examples, fake, interpolation_weights)
             total += self.gradient_penalty_weight * penalty
             results["gradient_penalty"] = penalty
-        if self.r1_penalty_weight > 0:
-            penalty = tfgen_losses.r1_penalty(real_critic, examples)
-            total += 0.5 * self.r1_penalty_weight * penalty
-            results["r1_penalty"] = penalty
-        if self.r2_penalty_weight > 0:
-            penalty = tfgen_losses.r2_penalty(fake_critic, fake)
-            total += 0.5 * self.r2_penalty_weight * penalty
-            results["r2_penalty"] = penalty
+        # Lazy regularisation: R1 and R2 on one update in penalty_interval (the
+        # update index is the same on every replica), weighted up to match.
+        lazy = noise_step is not None and self.penalty_interval > 1
+        applied = tf.equal(tf.math.floormod(tf.cast(noise_step, tf.int64), self.penalty_interval), 0) if lazy else None
+        for key, weight, penalty_fn, critic, points in (
+            ("r1_penalty", self.r1_penalty_weight, tfgen_losses.r1_penalty, real_critic, examples),
+            ("r2_penalty", self.r2_penalty_weight, tfgen_losses.r2_penalty, fake_critic, fake),
+        ):
+            if weight <= 0:
+                continue
+            if lazy:
+                penalty = tf.cond(
+                    applied,
+                    lambda penalty_fn=penalty_fn, critic=critic, points=points: penalty_fn(critic, points),
+                    lambda points=points: tf.zeros(tf.shape(points)[:1], tf.float32),
+                )
+                total += 0.5 * weight * self.penalty_interval * penalty
+                results[f"{key}_applied"] = tf.cast(applied, tf.float32)
+            else:
+                penalty = penalty_fn(critic, points)
+                total += 0.5 * weight * penalty
+            results[key] = penalty
         results["d_loss"] = total
         return results
 
