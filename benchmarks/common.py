@@ -90,3 +90,24 @@ def merge_files(paths, output, merge):
         return reports, merge(reports, list(paths))
     except ValueError as error:
         raise SystemExit(str(error)) from None
+
+
+def train_step_flops(model, batch_shape):
+    """FLOPs of one ``model.train_step`` on a float32 batch of ``batch_shape``, counted by TensorFlow's profiler.
+
+    The step is traced (not run) into a graph and the profiler adds up the
+    FLOP statistics TensorFlow registers per op (convolutions, matmuls and
+    their gradients, elementwise ops), so penalties that differentiate twice
+    (R1, R2, WGAN-GP) and augmentation are counted as they are built. The
+    model must be compiled.
+    """
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    @tf.function
+    def step(batch):
+        return model.train_step(batch)
+
+    graph = step.get_concrete_function(tf.TensorSpec(batch_shape, tf.float32)).graph
+    options = option_builder.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return int(model_analyzer.profile(graph, options=options).total_float_ops)
