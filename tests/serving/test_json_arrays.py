@@ -160,3 +160,27 @@ def test_a_request_that_waits_too_long_for_a_decoding_slot_gets_a_503(monkeypatc
     with pytest.raises(server_module.RequestError) as error:
         service.predict(b'{"instances": [[0, 0, 0, 0]]}')
     assert error.value.status == 503 and error.value.headers == {"Retry-After": "1"}
+
+
+@pytest.mark.parametrize(
+    "string",
+    ['a\\"[1, 2, 3]', 'a\\\\', '\\\\\\"[4, 5]\\\\', '[1, 2] \\u005b', ''],
+)
+def test_strings_with_escapes_and_brackets_stay_strings(string):
+    array = "[" + ", ".join(str(i) for i in range(10)) + "]"
+    body = ('{"s": "' + string + '", "x": ' + array + ', "t": ["' + string + '", ' + array + "]}").encode()
+    got = _same_as_json(body)
+    assert isinstance(got["x"], np.ndarray) and isinstance(got["s"], str)
+
+
+def test_long_strings_cost_little_to_skip():
+    for content in (b"QUJD" * 2**20, b"\\n" * 2**21):  # base64, or nothing but escapes
+        body = b'{"instances": [{"b64": "' + content + b'"}], "x": [' + b"1, " * 400 + b"2]}"
+        result, peak = _peak_bytes(json_arrays.loads, body)
+        assert isinstance(result["x"], np.ndarray) and len(result["instances"][0]["b64"]) > 0
+        assert peak < 5 * len(body), peak / len(body)  # the string itself is decoded: about 4x
+
+
+def test_an_unclosed_string_is_malformed():
+    with pytest.raises(ValueError, match="not closed"):
+        json_arrays.loads(b'{"s": "abc\\", "x": [1]}')
