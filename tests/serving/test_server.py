@@ -312,6 +312,22 @@ def test_200_requests_from_8_threads(server, vae):
         np.testing.assert_allclose(value, expected[index] if index % 2 else z_mean[index], atol=1e-5)
 
 
+def test_a_thousand_idle_connections_do_not_shut_out_other_clients(server, expected):
+    idle = []
+    try:
+        for _ in range(1000):
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=30))
+        latent, outputs = expected["generate"]
+        for _ in range(20):
+            status, answer = server.predict({"signature_name": "generate", "instances": latent.tolist()})
+            assert status == 200
+            np.testing.assert_allclose(answer["predictions"], outputs["images"], atol=1e-5)
+        assert server.request("/v1/models/vae")[0] == 200
+    finally:
+        for connection in idle:
+            connection.close()
+
+
 def test_sigint_stops_cleanly_and_frees_the_port(server):
     assert not port_is_free(server.port)
     assert server.signal_and_wait(signal.SIGINT) == 0, server.logs()
