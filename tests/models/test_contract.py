@@ -4,7 +4,8 @@ A new family gets the whole suite by adding one ``Family`` to ``FAMILIES``
 (and its class to ``tfgen.models.MODEL_FAMILIES``; the first test fails
 until both lists agree). A family's other recipes that change its train step
 (the modern GAN: residual networks, relativistic loss, R1 + R2, augmentation)
-run the suite too, as further entries of the same class. Each spec builds a small model, compiles it and
+run the suite too, as further entries of the same class, and so does a VAE
+whose decoder has two outputs per pixel (the discretised logistic likelihood). Each spec builds a small model, compiles it and
 gives a few batches of data.
 """
 
@@ -48,6 +49,16 @@ def _gan(seed):
     return tfgen.GAN(input_shape=(2,), latent_dim=4, hidden_units=(8,), seed=seed)
 
 
+def _vae_per_pixel(seed):
+    return tfgen.VAE(input_shape=(16, 16, 1), latent_dim=3, architecture="mlp", hidden_units=16,
+                     likelihood="discretized_logistic", seed=seed)
+
+
+def _8_bit(images):
+    """Images on the 8-bit grid k / 127.5 - 1 the discretised logistic models."""
+    return (np.round((images + 1.0) * 127.5) / 127.5 - 1.0).astype("float32")
+
+
 def _modern_gan(seed):
     return tfgen.GAN(input_shape=(16, 16, 1), latent_dim=4, architecture="resnet", base_filters=4, seed=seed)
 
@@ -75,6 +86,16 @@ FAMILIES = [
         "model.compile(ema_decay=0.9, r1_penalty=0.5)",
         lambda model: model.discriminator.trainable_variables,  # the generator never sees real examples
         lambda model: model.ema_generator.weights,  # served from the EMA generator alone
+    ),
+    Family(
+        "vae_discretized_logistic", tfgen.VAE, _vae_per_pixel,
+        lambda model: model.compile(optimizer=keras.optimizers.Adam(1e-3)),
+        lambda: _8_bit(digits_images(32)),
+        "model = tfgen.VAE(input_shape=(16, 16, 1), latent_dim=3, architecture='mlp', hidden_units=16, "
+        "likelihood='discretized_logistic', seed=seed)\n"
+        "model.compile(optimizer=keras.optimizers.Adam(1e-3))",
+        lambda model: model.trainable_variables,
+        lambda model: model.encoder.weights + model.decoder.weights,
     ),
     Family(
         "gan_modern", tfgen.GAN, _modern_gan,
