@@ -105,6 +105,7 @@ _BLOCK = 1 << 20
 # Deeper arrays are refused: no tensor has that many dimensions, and depth fits an int8.
 MAX_DEPTH = 32
 _BLANKS_AFTER_OPEN = re.compile(rb"\[[ \t\n\r]*")
+_LONG_INTEGER_TOKEN = re.compile(rb"(?:^|[\s\[,])-?[0-9]{8,}(?=[\s\],])")
 _LONG_INTEGER = re.compile(rb"[0-9]{%d}" % (MAX_INT_DIGITS + 1))
 
 
@@ -236,6 +237,8 @@ def _parse_piece(text):
     integer = not ((classes == _DOT) | (classes == _EXP)).any()
     if integer and _LONG_INTEGER.search(text):
         return None  # integers that may not fit int64: json's exact path
+    if not integer and _LONG_INTEGER_TOKEN.search(text):
+        return None  # an integer among fractions that a float input may not hold exactly: json keeps it an int
     del classes, starts, ends
     symbols = symbols[symbols != _COMMA]
     depth = np.cumsum((symbols == _OPEN).astype(np.int8) - (symbols == _CLOSE), dtype=np.int8)

@@ -154,6 +154,35 @@ def _first_offending(value):
     return _NOTHING
 
 
+def _first_integer_beyond(value, array, largest):
+    """The first JSON integer in ``value`` (``array``: it as NumPy) larger than ``largest`` in magnitude.
+
+    NumPy arrays inside ``value`` come from ``serving.json_arrays``: int64
+    only when every number in them was an integer, so only those are checked.
+    """
+    if array.dtype.kind in "iu":  # every number is an integer
+        return _first_beyond(array, largest)
+    stack = [value]  # fractions too: only the integers count
+    while stack:
+        item = stack.pop()
+        if isinstance(item, np.ndarray):
+            if item.dtype.kind in "iu":
+                found = _first_beyond(item, largest)
+                if found is not _NOTHING:
+                    return found
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and abs(int(item)) > largest:
+            return int(item)
+    return _NOTHING
+
+
+def _first_beyond(integers, largest):
+    flat = np.asarray(integers).ravel()
+    beyond = np.flatnonzero(np.abs(flat) > largest) if flat.size else []
+    return int(flat[beyond[0]]) if len(beyond) else _NOTHING
+
+
 def _numbers_to_array(value, dtype, where):
     """Nested lists of JSON numbers -> array of ``dtype``, with TensorFlow Serving's checks."""
     if is_base64_object(value) or isinstance(value, dict):
@@ -166,6 +195,15 @@ def _numbers_to_array(value, dtype, where):
         offending = _first_offending(value) if array.dtype.kind != "f" else _NOTHING
         detail = f" (first offending value: {_short(offending)})" if offending is not _NOTHING else ""
         raise ValueError(f"{where} expects {dtype.name} numbers, got {_describe_kind(array)}{detail}.")
+    if dtype.kind == "f":
+        # As TensorFlow Serving: an integer converts to a float type only if every integer up to it does.
+        largest = 2 ** (np.finfo(dtype).nmant + 1) - 1
+        inexact = _first_integer_beyond(value, array, largest)
+        if inexact is not _NOTHING:
+            raise ValueError(
+                f"{where}: cannot convert the integer {inexact} to {dtype.name} without loss of precision "
+                f"(integers up to {largest} in magnitude)."
+            )
     if dtype.kind == "f" and array.size:
         finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
         limit = np.finfo(dtype).max
