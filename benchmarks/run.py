@@ -96,6 +96,16 @@ BENCHMARKS = {
         "quick": ["--requests", "20"],
         "output": os.path.join(RESULTS_DIR, "serving.json"),
     },
+    "serving_memory": {
+        "full": [],
+        "quick": [],
+        "output": os.path.join(RESULTS_DIR, "serving_memory.json"),
+    },
+    "gpu_check": {  # meant for a GPU machine; on a CPU it measures the same things, slowly
+        "full": [],
+        "quick": ["--steps", "2", "--warmup", "1", "--batch-size", "8", "--budget-seconds", "60"],
+        "output": os.path.join(RESULTS_DIR, "gpu_check.json"),
+    },
 }
 
 

@@ -4,7 +4,9 @@ A new family gets the whole suite by adding one ``Family`` to ``FAMILIES``
 (and its class to ``tfgen.models.MODEL_FAMILIES``; the first test fails
 until both lists agree). A family's other recipes that change its train step
 (the modern GAN: residual networks, relativistic loss, R1 + R2, augmentation)
-run the suite too, as further entries of the same class, and so does a VAE
+run the suite too, as further entries of the same class (the modern GAN
+with R2 and translation only, to keep the suite short: R1 runs in the ``gan``
+family, the other augmentations in ``tests/test_augment.py``), and so does a VAE
 whose decoder has two outputs per pixel (the discretised logistic likelihood). Each spec builds a small model, compiles it and
 gives a few batches of data.
 """
@@ -64,8 +66,8 @@ def _modern_gan(seed):
 
 
 MODERN_GAN_COMPILE = (
-    "loss='relativistic', r1_penalty=0.5, r2_penalty=0.5, penalty_interval=2, ema_decay=0.9, ema_rampup=True, "
-    "augment='translation,cutout,color', augment_probability=0.5, ada_target=0.6, ada_images=64"
+    "loss='relativistic', r2_penalty=0.5, penalty_interval=2, ema_decay=0.9, ema_rampup=True, "
+    "augment='translation', augment_probability=0.5, ada_target=0.6, ada_images=64"
 )
 
 FAMILIES = [
