@@ -58,7 +58,9 @@ def _unescaped_quotes(body):
     if not len(after_backslash):
         return quotes
     backslashes = raw == ord("\\")
-    run_starts = np.flatnonzero(backslashes & ~_shifted(backslashes, right=True))
+    run_starts = backslashes.copy()
+    run_starts[1:] &= ~backslashes[:-1]  # a backslash not after another one starts a run
+    run_starts = np.flatnonzero(run_starts)
     del backslashes
     run_start = run_starts[np.searchsorted(run_starts, after_backslash - 1, side="right") - 1]
     escaped = after_backslash[(after_backslash - run_start) % 2 == 1]
@@ -89,16 +91,6 @@ for _before, _afters in {
 
 class TooLargeToDecode(ValueError):
     """The request would take more memory to decode than the bound allows."""
-
-
-def _shifted(mask, right):
-    """``mask`` moved one place to the right (``right``) or left, padded with False."""
-    out = np.zeros_like(mask)
-    if right:
-        out[1:] = mask[:-1]
-    else:
-        out[:-1] = mask[1:]
-    return out
 
 
 _BLOCK = 1 << 20
