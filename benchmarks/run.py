@@ -101,6 +101,11 @@ BENCHMARKS = {
         "quick": [],
         "output": os.path.join(RESULTS_DIR, "serving_memory.json"),
     },
+    "deploy": {  # untrained default models; a trained one: --model PATH.keras (README)
+        "full": [],
+        "quick": ["--repeats", "5", "--samples", "250"],
+        "output": os.path.join(RESULTS_DIR, "deploy_untrained.json"),
+    },
     "gpu_check": {  # meant for a GPU machine; on a CPU it measures the same things, slowly
         "full": [],
         "quick": ["--steps", "2", "--warmup", "1", "--batch-size", "8", "--budget-seconds", "60"],

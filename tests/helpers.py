@@ -74,3 +74,82 @@ def weights_equal(model_a, model_b, atol=0.0):
     return len(weights_a) == len(weights_b) and all(
         a.shape == b.shape and np.allclose(a, b, atol=atol, rtol=0) for a, b in zip(weights_a, weights_b)
     )
+
+
+def converted_runner(format, folder):
+    """Runs a LiteRT or ONNX export with its own runtime, without tfgen's code.
+
+    Returns ``run(signature_name, inputs: dict of NumPy) -> dict of NumPy``.
+    """
+    import pytest
+
+    if format == "tflite":
+        interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
+        interpreter = interpreter_module.Interpreter(model_path=os.path.join(folder, "model.tflite"))
+        return lambda name, inputs: interpreter.get_signature_runner(name)(**inputs)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    sessions = {}
+
+    def run(name, inputs):
+        if name not in sessions:
+            sessions[name] = onnxruntime.InferenceSession(
+                os.path.join(folder, f"{name}.onnx"), providers=["CPUExecutionProvider"]
+            )
+        session = sessions[name]
+        return dict(zip([output.name for output in session.get_outputs()], session.run(None, inputs)))
+
+    return run
+
+
+def signature_inputs(signature, batch_size, num_classes=None, seed=0):
+    """Fixed NumPy inputs for a loaded SavedModel signature: N(0, 1) latents, uniform images, labels in range."""
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for name, spec in sorted(signature.structured_input_signature[1].items()):
+        shape = (batch_size,) + tuple(spec.shape[1:])
+        if name == "labels":
+            inputs[name] = rng.integers(0, num_classes, size=shape).astype("int32")
+        elif name == "latent":
+            inputs[name] = rng.normal(size=shape).astype("float32")
+        else:
+            inputs[name] = rng.uniform(-1.0, 1.0, size=shape).astype("float32")
+    return inputs
+
+
+def converted_differences(saved_model_dir, format, folder, num_classes=None, batch_sizes=(1, 7)):
+    """Largest |converted - SavedModel| and the largest |SavedModel output| per signature and output.
+
+    Every signature of the converted export runs in its runtime on the same
+    inputs as the SavedModel's signature of that name (outputs renamed by the
+    conversion are matched through ``tfgen.export.convert.RENAMED_OUTPUTS``).
+
+    Returns:
+        ``{signature: {output: (max_abs_difference, max_abs_expected)}}``.
+    """
+    import json
+
+    import tensorflow as tf
+
+    from tfgen.export.convert import RENAMED_OUTPUTS
+
+    loaded = tf.saved_model.load(saved_model_dir)
+    with open(os.path.join(folder, "model_card.json")) as handle:
+        card = json.load(handle)
+    run = converted_runner(format, folder)
+    result = {}
+    for name in card["signatures"]:
+        signature = loaded.signatures[name]
+        worst = {}
+        for batch_size in batch_sizes:
+            inputs = signature_inputs(signature, batch_size, num_classes)
+            expected = {key: value.numpy() for key, value in signature(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+            actual = run(name, inputs)
+            assert len(actual) == len(expected), (name, sorted(actual), sorted(expected))
+            for key, value in expected.items():
+                got = np.asarray(actual[RENAMED_OUTPUTS.get((name, key), key)])
+                assert got.shape == value.shape, (name, key, got.shape, value.shape)
+                previous = worst.get(key, (0.0, 0.0))
+                worst[key] = (max(previous[0], float(np.abs(got - value).max())),
+                              max(previous[1], float(np.abs(value).max())))
+        result[name] = worst
+    return result

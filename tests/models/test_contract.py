@@ -28,7 +28,7 @@ import tensorflow as tf
 import tfgen
 from tfgen.callbacks import StopOnNonFiniteLoss, TrainingBackup
 from tfgen.models import MODEL_FAMILIES, GenerativeModel
-from tests.helpers import REPO_ROOT, digits_images, run_python_without_tfgen, weights_equal
+from tests.helpers import REPO_ROOT, converted_differences, digits_images, run_python_without_tfgen, weights_equal
 
 
 @dataclasses.dataclass
@@ -285,6 +285,23 @@ def test_exports_store_each_weight_once(family, tmp_path):
     stored = tf.train.list_variables(os.path.join(path, "variables", "variables"))
     sizes = sorted(int(np.prod(shape)) for name, shape in stored if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH"))
     assert sizes == sorted(int(np.prod(v.shape)) for v in family.served_variables(model))
+
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+def test_litert_and_onnx_exports_run_in_their_runtimes_and_match_the_saved_model(family, tmp_path):
+    for module in ("tf2onnx", "onnxruntime", "ai_edge_litert"):
+        pytest.importorskip(module, reason='pip install "tfgen[deploy]"')
+    model = _trained(family)
+    saved = tfgen.export_saved_model(model, str(tmp_path / "saved"))
+    portable = [e.name for e in model.serving_endpoints() if e.name not in tfgen.export.convert.OMITTED_SIGNATURES]
+    for format in ("tflite", "onnx"):
+        folder = tfgen.export.export_model(model, format, str(tmp_path / format))
+        differences = converted_differences(saved, format, folder, model.num_classes)
+        assert sorted(differences) == sorted(portable)
+        for name, outputs in differences.items():
+            for key, (difference, _) in outputs.items():
+                assert difference <= 1e-5, (format, name, key, difference)
 
 
 # ------------------------------------------------------------- distribution

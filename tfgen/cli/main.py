@@ -3,6 +3,7 @@
     tfgen train vae --dataset fashion_mnist --epochs 5 --output runs/vae
     tfgen sample --model runs/vae/model.keras --num 64 --output grid.png
     tfgen export --model runs/vae/model.keras --output saved_models/vae
+    tfgen export --model runs/vae/model.keras --format tflite --quantize int8
     tfgen evaluate --model runs/vae/model.keras --metrics fid,kid,log_likelihood
     tfgen data list
     tfgen data info fashion_mnist
@@ -26,7 +27,7 @@ import traceback
 from tfgen import _cli_logging
 
 # Exceptions that can describe a mistake of the user (see is_user_error).
-USER_ERROR_TYPES = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+USER_ERROR_TYPES = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, ImportError)
 PACKAGE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _RAISE_OPCODE = dis.opmap["RAISE_VARARGS"]  # the bytecode of a `raise` statement
 
@@ -46,6 +47,7 @@ def _add_train_flags(parser, kind):
 
 def build_parser():
     from tfgen.cli import train_lib
+    from tfgen.export import convert
 
     # No abbreviations (--verb): main() and tfgen._cli_logging look for the exact --verbose.
     parser = argparse.ArgumentParser(
@@ -71,11 +73,13 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     sample.add_argument("--output", default="samples.png", help="PNG path (default: samples.png)")
 
-    export = commands.add_parser("export", help="export a .keras model as a SavedModel", description="Export a .keras model as a SavedModel with named signatures.")
+    export = commands.add_parser("export", help="export a .keras model (SavedModel, LiteRT or ONNX)", description="Export a .keras model as a SavedModel with named signatures (the default), as one multi-signature LiteRT (.tflite) file, or as ONNX files (one per signature). LiteRT and ONNX exports are run by their own runtime and compared with the model before they are written; their model_card.json lists the signatures they hold and why the others are missing. LiteRT and ONNX need pip install \"tfgen[deploy]\".")
     export.add_argument("--model", required=True, help="path of a .keras model")
-    export.add_argument("--output", default=None, help="export base directory (default: saved_models/<model name>)")
-    export.add_argument("--version", type=int, default=None, help="version number (default: next free)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    export.add_argument("--format", default="saved_model", choices=convert.FORMATS, help="export format (default: saved_model)")
+    export.add_argument("--quantize", default=None, choices=convert.QUANTIZATIONS, help="tflite and onnx: int8 weights (dynamic range quantisation)")
+    export.add_argument("--output", default=None, help="saved_model: base directory of the versions (default: saved_models/<model name>); tflite/onnx: the folder to write (default: saved_models/<model name>/<format>[_int8])")
+    export.add_argument("--version", type=int, default=None, help="saved_model only: version number (default: next free)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing version or folder")
 
     serve = commands.add_parser("serve", help="serve an exported model over TensorFlow Serving's REST API", description="Serve the highest version under a SavedModel base directory with TensorFlow Serving's REST API (GET /v1/models/NAME[/metadata], POST /v1/models/NAME:predict), switching to new versions as they are exported. Stop with Ctrl-C or SIGTERM.")
     serve.add_argument("--model-base-path", required=True, help="export base directory holding numbered versions, e.g. saved_models/vae")
@@ -131,10 +135,11 @@ def _sample(args):
 
 def _export(args):
     from tfgen.cli import model_io
-    from tfgen.export import export_saved_model
+    from tfgen.export import export_model
 
     model = model_io.load_keras_model(args.model)
-    path = export_saved_model(model, args.output, version=args.version, overwrite=args.overwrite)
+    path = export_model(model, args.format, args.output, quantize=args.quantize, overwrite=args.overwrite,
+                        version=args.version)
     print(f"exported {args.model} to {path}")
 
 
@@ -190,7 +195,8 @@ def is_user_error(error):
     """True when ``error`` reports a mistake of the user rather than a bug.
 
     A user error is a ``ValueError``, ``FileNotFoundError``,
-    ``NotADirectoryError`` or ``PermissionError`` that either a ``raise``
+    ``NotADirectoryError``, ``PermissionError`` or ``ImportError`` (an
+    optional dependency to install) that either a ``raise``
     statement in tfgen's own code raised (its validation), or that is an
     ``OSError`` about a path (``error.filename`` is set). The same types
     raised inside TensorFlow, Keras or NumPy, or by a built-in such as

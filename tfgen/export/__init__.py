@@ -1,5 +1,9 @@
-"""SavedModel export: ``tfgen.export.export_saved_model``."""
+"""Exports: SavedModel (``export_saved_model``), LiteRT and ONNX (``export_tflite``, ``export_onnx``).
 
+``export_model(model, format)`` dispatches on the format name, as ``tfgen export --format`` does.
+"""
+
+from tfgen.export.convert import FORMATS, QUANTIZATIONS, export_model, export_onnx, export_tflite
 from tfgen.export.saved_model import (
     DEFAULT_BASE_DIR,
     MODEL_CARD_FILENAME,
@@ -7,4 +11,14 @@ from tfgen.export.saved_model import (
     export_saved_model,
 )
 
-__all__ = ["export_saved_model", "existing_versions", "DEFAULT_BASE_DIR", "MODEL_CARD_FILENAME"]
+__all__ = [
+    "export_saved_model",
+    "export_tflite",
+    "export_onnx",
+    "export_model",
+    "existing_versions",
+    "FORMATS",
+    "QUANTIZATIONS",
+    "DEFAULT_BASE_DIR",
+    "MODEL_CARD_FILENAME",
+]

@@ -42,6 +42,7 @@ images = loaded.signatures["sample"](num_samples=tf.constant(4), seed=tf.constan
 ```
 """
 
+import contextlib
 import json
 import os
 import re
@@ -74,6 +75,39 @@ def _current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def library_versions():
+    """The versions of tfgen, TensorFlow and Keras, for a model card."""
+    return {"tfgen_version": __version__, "tensorflow_version": tf.__version__, "keras_version": keras.__version__}
+
+
+@contextlib.contextmanager
+def staging_directory(parent, prefix):
+    """A new private folder in ``parent`` to write an export into; removed on exit unless published."""
+    staging = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    try:
+        yield staging
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging, target, card):
+    """Writes ``card`` as the model card in ``staging``, then renames ``staging`` to ``target``.
+
+    An existing ``target`` (callers allow that only with ``overwrite=True``)
+    is removed just before the rename, once the new export is complete.
+    """
+    with open(os.path.join(staging, MODEL_CARD_FILENAME), "w") as handle:
+        json.dump(card, handle, indent=2, sort_keys=True)
+    # mkdtemp makes the folder private (0700); an export gets the permissions
+    # of any new folder (0755 under the usual umask), so a server running as
+    # another user can read it.
+    os.chmod(staging, 0o777 & ~_current_umask())
+    if os.path.exists(target):
+        shutil.rmtree(target)
+    os.rename(staging, target)
 
 
 def existing_versions(base_dir):
@@ -139,8 +173,7 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
 
     # Write beside the target and rename, so that a server watching base_dir
     # never sees a half-written version.
-    staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base_dir)
-    try:
+    with staging_directory(base_dir, f".tmp-{version}-") as staging:
         archive.write_out(staging, verbose=False)
         card = {"dataset": None}  # filled in by the training run (metadata=...); null otherwise
         card.update(model.model_card())
@@ -149,22 +182,9 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
                 "name": model.name,
                 "version": version,
                 "signatures": [endpoint.name for endpoint in endpoints] + ["serving_default"],
-                "tfgen_version": __version__,
-                "tensorflow_version": tf.__version__,
-                "keras_version": keras.__version__,
+                **library_versions(),
             }
         )
         card.update(metadata or {})
-        with open(os.path.join(staging, MODEL_CARD_FILENAME), "w") as handle:
-            json.dump(card, handle, indent=2, sort_keys=True)
-        # mkdtemp makes the folder private (0700); a version gets the permissions
-        # of any new folder (0755 under the usual umask), so a server running as
-        # another user can read it.
-        os.chmod(staging, 0o777 & ~_current_umask())
-        if os.path.exists(target):  # only reachable with overwrite=True
-            shutil.rmtree(target)
-        os.rename(staging, target)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+        publish(staging, target, card)
     return target
