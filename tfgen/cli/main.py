@@ -73,11 +73,11 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     sample.add_argument("--output", default="samples.png", help="PNG path (default: samples.png)")
 
-    export = commands.add_parser("export", help="export a .keras model (SavedModel, LiteRT or ONNX)", description="Export a .keras model as a SavedModel with named signatures (the default), as one multi-signature LiteRT (.tflite) file, or as ONNX files (one per signature). LiteRT and ONNX exports are run by their own runtime and compared with the model before they are written; their model_card.json lists the signatures they hold and why the others are missing. LiteRT and ONNX need pip install \"tfgen[deploy]\".")
+    export = commands.add_parser("export", help="export a .keras model (SavedModel, LiteRT, ONNX or a web page)", description="Export a .keras model as a SavedModel with named signatures (the default), as one multi-signature LiteRT (.tflite) file, as ONNX files (one per signature), or as a web page that generates in the browser (onnxruntime-web). LiteRT, ONNX and web exports are run by their own runtime (onnxruntime for the web page's ONNX file) and compared with the model before they are written; their model_card.json lists the signatures they hold and why the others are missing. They need pip install \"tfgen[deploy]\".")
     export.add_argument("--model", required=True, help="path of a .keras model")
     export.add_argument("--format", default="saved_model", choices=convert.FORMATS, help="export format (default: saved_model)")
-    export.add_argument("--quantize", default=None, choices=convert.QUANTIZATIONS, help="tflite and onnx: int8 weights (dynamic range quantisation)")
-    export.add_argument("--output", default=None, help="saved_model: base directory of the versions (default: saved_models/<model name>); tflite/onnx: the folder to write (default: saved_models/<model name>/<format>[_int8])")
+    export.add_argument("--quantize", default=None, choices=convert.QUANTIZATIONS, help="tflite, onnx and web: int8 weights (dynamic range quantisation)")
+    export.add_argument("--output", default=None, help="saved_model: base directory of the versions (default: saved_models/<model name>); tflite/onnx/web: the folder to write (default: saved_models/<model name>/<format>[_int8])")
     export.add_argument("--version", type=int, default=None, help="saved_model only: version number (default: next free)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing version or folder")
 

@@ -10,9 +10,12 @@ tflite        ``saved_models/<name>/tflite/``      ``model.tflite``: one file, o
                                                    signature per portable endpoint
 onnx          ``saved_models/<name>/onnx/``        ``<signature>.onnx``: one file per portable
                                                    endpoint (an ONNX graph has one entry point)
+web           ``saved_models/<name>/web/``         ``index.html``, ``tfgen_generator.mjs`` and
+                                                   ``generate.onnx``: a page that generates in
+                                                   the browser with onnxruntime-web (WebAssembly)
 ============  ===================================  ===========================================
 
-``quantize="int8"`` (LiteRT and ONNX) stores weights as int8 with dynamic
+``quantize="int8"`` (LiteRT, ONNX and web) stores weights as int8 with dynamic
 range quantisation (activations stay float) and writes to ``tflite_int8/`` or
 ``onnx_int8/``. Every folder holds ``model_card.json``: the signatures with
 their inputs and outputs, the signatures left out and why, and the largest
@@ -55,11 +58,16 @@ from tfgen.export.saved_model import (
     publish,
     staging_directory,
 )
-from tfgen.models.base import Endpoint, GenerativeModel
+from tfgen.models.base import PNG_CHANNELS, Endpoint, GenerativeModel
 
-FORMATS = ("saved_model", "tflite", "onnx")
+FORMATS = ("saved_model", "tflite", "onnx", "web")
 QUANTIZATIONS = ("int8",)
 TFLITE_FILENAME = "model.tflite"
+# The web page: its files (shipped in tfgen/export/web/) and the onnxruntime-web it loads.
+WEB_FILES = ("index.html", "tfgen_generator.mjs")
+WEB_SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
+ONNXRUNTIME_WEB_VERSION = "1.31.1"
+WEB_SIGNATURES = ("generate",)
 ONNX_OPSET = 17
 # A float conversion further than this from the model is a conversion bug, not
 # rounding (measured differences are ~1e-7 for tfgen's networks).
@@ -84,12 +92,15 @@ __all__ = [
     "FORMATS",
     "MAX_FLOAT_DIFFERENCE",
     "OMITTED_SIGNATURES",
+    "ONNXRUNTIME_WEB_VERSION",
     "QUANTIZATIONS",
     "RENAMED_OUTPUTS",
     "TFLITE_FILENAME",
+    "WEB_FILES",
     "export_model",
     "export_onnx",
     "export_tflite",
+    "export_web",
     "parity_inputs",
     "portable_endpoints",
 ]
@@ -300,7 +311,18 @@ def _convert_onnx(model, endpoints, staging, quantize):
     return files
 
 
-_CONVERTERS = {"tflite": (_convert_tflite, _run_tflite), "onnx": (_convert_onnx, _run_onnx)}
+def _convert_web(model, endpoints, staging, quantize):
+    files = _convert_onnx(model, endpoints, staging, quantize)
+    for name in WEB_FILES:
+        shutil.copyfile(os.path.join(WEB_SOURCE_DIR, name), os.path.join(staging, name))
+    return files + list(WEB_FILES)
+
+
+_CONVERTERS = {
+    "tflite": (_convert_tflite, _run_tflite),
+    "onnx": (_convert_onnx, _run_onnx),
+    "web": (_convert_web, _run_onnx),  # the page runs the ONNX file in onnxruntime-web
+}
 
 
 def _check_model(model):
@@ -343,6 +365,16 @@ def _export_converted(model, format, path, quantize, overwrite, metadata):
     if os.path.exists(target) and not overwrite:
         raise ValueError(f"The export {target!r} already exists; pass overwrite=True to replace it.")
     endpoints, omitted = portable_endpoints(model)
+    if format == "web":
+        if model.output_key != "images" or model.data_shape[-1] not in PNG_CHANNELS:
+            raise ValueError(
+                f"The web format draws images with {', '.join(map(str, PNG_CHANNELS[:-1]))} or {PNG_CHANNELS[-1]} channels; "
+                f"this model generates {model.output_key} of shape {list(model.data_shape)}. Use format='onnx'."
+            )
+        for endpoint in endpoints:
+            if endpoint.name not in WEB_SIGNATURES:
+                omitted[endpoint.name] = "the web page calls generate only; format='onnx' holds the others"
+        endpoints = [endpoint for endpoint in endpoints if endpoint.name in WEB_SIGNATURES]
     convert, runtime_for = _CONVERTERS[format]
     parent = os.path.dirname(os.path.abspath(target))
     os.makedirs(parent, exist_ok=True)
@@ -369,6 +401,9 @@ def _export_converted(model, format, path, quantize, overwrite, metadata):
                 **library_versions(),
             }
         )
+        if format == "web":
+            card["onnxruntime_web_version"] = ONNXRUNTIME_WEB_VERSION
+            card["serve"] = f"python -m http.server --directory {target} (then open http://localhost:8000)"
         if model.num_classes is not None:
             card["labels"] = (
                 f"labels outside [0, {model.num_classes}) give NaN in every output of their row "
@@ -415,12 +450,30 @@ def export_onnx(model, path=None, quantize=None, overwrite=False, metadata=None)
     return _export_converted(model, "onnx", path, quantize, overwrite, metadata)
 
 
+def export_web(model, path=None, quantize=None, overwrite=False, metadata=None):
+    """Exports an image model as a web page that generates in the browser.
+
+    The folder (default ``saved_models/<name>/web``) holds ``index.html``,
+    ``tfgen_generator.mjs``, ``generate.onnx`` (checked by onnxruntime like
+    :func:`export_onnx`'s) and ``model_card.json``. Serve it over HTTP
+    (``python -m http.server --directory FOLDER``); the page loads
+    onnxruntime-web :data:`ONNXRUNTIME_WEB_VERSION` from ``./ort/`` beside it
+    (copy ``node_modules/onnxruntime-web/dist`` there to work offline) or
+    from the jsDelivr CDN. Its seeds are its own: they do not reproduce
+    ``model.generate(seed=...)``. Arguments and errors as :func:`export_tflite`;
+    ``ValueError`` for models that do not generate images with 1, 3 or 4 channels.
+    """
+    _check_quantize("web", quantize)
+    return _export_converted(model, "web", path, quantize, overwrite, metadata)
+
+
 def export_model(model, format="saved_model", path=None, quantize=None, overwrite=False, metadata=None, version=None):
     """Exports ``model`` in ``format`` (one of :data:`FORMATS`); what ``tfgen export --format`` runs.
 
     ``saved_model`` goes to :func:`tfgen.export.export_saved_model` (``path``
     is then the base folder of the versions and ``version`` applies);
-    ``tflite`` and ``onnx`` to :func:`export_tflite` and :func:`export_onnx`.
+    ``tflite``, ``onnx`` and ``web`` to :func:`export_tflite`, :func:`export_onnx`
+    and :func:`export_web`.
 
     Returns:
         The folder written (str).
