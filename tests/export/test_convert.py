@@ -183,7 +183,7 @@ def test_a_conversion_its_runtime_cannot_run_writes_nothing(exports, tmp_path, m
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"format": "torchscript"}, r"format to be one of \['saved_model', 'tflite', 'onnx'\], got 'torchscript'"),
+        ({"format": "torchscript"}, r"format to be one of \['saved_model', 'tflite', 'onnx', 'web'\], got 'torchscript'"),
         ({"format": "tflite", "quantize": "int4"}, r"quantize to be one of \['int8'\] or None, got 'int4'"),
         ({"format": "saved_model", "quantize": "int8"}, "saved_model format is float only"),
         ({"format": "onnx", "version": 2}, "version applies to the saved_model format only, got version=2"),
