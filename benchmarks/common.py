@@ -1,5 +1,6 @@
 """Pieces every benchmark script shares: epoch timing and a description of the machine."""
 
+import contextlib
 import json
 import os
 import platform
@@ -111,3 +112,70 @@ def train_step_flops(model, batch_shape):
     options = option_builder.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return int(model_analyzer.profile(graph, options=options).total_float_ops)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chromium_available():
+    """True when Debian's chromium and chromium-driver and the selenium package are installed."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return False
+    return os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+
+
+@contextlib.contextmanager
+def page_in_chromium(folder, timeout=120):
+    """Serves ``folder`` on loopback and opens its ``index.html`` in headless Chromium.
+
+    Yields a selenium WebDriver on the page once ``window.tfgenPage.ready``
+    (the web export's hooks) has resolved; the page's error otherwise.
+    Server and browser are stopped on exit.
+    """
+    import functools
+    import http.server
+    import threading
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=folder))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--force-device-scale-factor=1", "--window-size=1200,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.set_script_timeout(timeout)
+        driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        ready = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "const wait = () => window.tfgenPage ? window.tfgenPage.ready.then(() => done(true), (e) => done(String(e)))"
+            " : setTimeout(wait, 50); wait();"
+        )
+        if ready is not True:
+            raise RuntimeError(f"The page did not start: {ready}")
+        yield driver
+    finally:
+        driver.quit()
+        server.shutdown()
+        server.server_close()
+
+
+def run_in_page(driver, expression, *arguments):
+    """Awaits the JavaScript ``expression`` (which may use ``args``) in the page; returns its value."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; const args = Array.from(arguments).slice(0, -1);"
+        f"Promise.resolve().then(() => {expression}).then(done, (e) => done({{error: String(e)}}));",
+        *arguments,
+    )

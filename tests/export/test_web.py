@@ -15,6 +15,7 @@ import pytest
 
 import tfgen
 from tfgen.export import convert
+from benchmarks.common import chromium_available, page_in_chromium, run_in_page
 from tests.helpers import run_cli
 
 pytest.importorskip("tf2onnx", reason='pip install "tfgen[deploy]"')
@@ -48,7 +49,8 @@ def conditional_gan():
 @pytest.mark.parametrize("quantize", [None, "int8"])
 def test_the_page_generator_gives_the_model_images_in_webassembly(conditional_gan, tmp_path, quantize):
     folder = tfgen.export.export_web(conditional_gan, str(tmp_path / "web"), quantize=quantize)
-    assert sorted(os.listdir(folder)) == ["generate.onnx", "index.html", "model_card.json", "tfgen_generator.mjs"]
+    assert sorted(os.listdir(folder)) == ["generate.onnx", "index.html", "model_card.json", "ort", "tfgen_generator.mjs"]
+    assert sorted(os.listdir(os.path.join(folder, "ort"))) == sorted(convert.ONNXRUNTIME_WEB_FILES)
     labels = [0, 2, 1, 1, 0]
     result = _run_generator(folder, 5, 42, labels)
     latent = np.asarray(result["latent"], "float32").reshape(5, 8)
@@ -64,6 +66,10 @@ def test_the_page_generator_gives_the_model_images_in_webassembly(conditional_ga
     pixels = np.asarray(result["pixels"]).reshape(5, 16, 16, 4)
     assert np.abs(pixels[..., :3] - np.round((np.clip(images, -1, 1) + 1) * 127.5)).max() <= 1
     assert (pixels[..., 3] == 255).all()
+    # The walk between two latent vectors starts and ends on them and keeps their length (slerp).
+    walk = np.asarray(result["walk"], "float32").reshape(4, 8)
+    np.testing.assert_allclose(walk[[0, -1]], latent[:2], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(walk[1]), np.interp(1 / 3, [0, 1], np.linalg.norm(latent[:2], axis=1)), rtol=0.05)
 
 
 @needs_node
@@ -84,12 +90,47 @@ def test_grey_images_become_grey_rgba(tmp_path):
     np.testing.assert_allclose(np.asarray(result["images"]).reshape(expected.shape), expected, atol=1e-5)
 
 
+@pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and chromium-driver and selenium (scripts/install.sh test)")
+def test_the_page_in_headless_chromium_draws_the_model_images(conditional_gan, tmp_path):
+    import tensorflow as tf
+    from selenium.webdriver.common.by import By
+
+    folder = tfgen.export.export_web(conditional_gan, str(tmp_path / "web"))
+    latent = np.random.default_rng(5).normal(size=(4, 8)).astype("float32")
+    labels = [0, 1, 2, 0]
+    expected = conditional_gan.generate_from_latents(latent, np.asarray(labels, "int32")).numpy()
+    with page_in_chromium(folder) as driver:
+        # The page has drawn its first grid (16 random samples, seed 0) on its own.
+        assert driver.find_element(By.ID, "status").text.startswith("16 images, seed 0, generated in")
+        shown = run_in_page(driver, "window.tfgenPage.show(args[0], args[1])", latent.ravel().tolist(), labels)
+        assert shown["count"] == 4, shown
+        scale = shown["scale"]
+        canvas = np.asarray(run_in_page(
+            driver, "(() => { const c = document.getElementById('grid'); "
+                    "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); })()"
+        ), "uint8").reshape(2 * 16 * scale, 2 * 16 * scale, 4)
+        screenshot = tf.io.decode_png(driver.find_element(By.ID, "grid").screenshot_as_png, channels=3).numpy()
+        refused = run_in_page(driver, "window.tfgenPage.show([1, 2], null)")
+        assert refused == {"error": "Error: Expected latent of count x 8 values, got 2."}
+    # 2 x 2 grid, each pixel a scale x scale block: its centre is the model's pixel within 1/255.
+    centres = canvas[scale // 2 :: scale, scale // 2 :: scale, :3].reshape(2, 16, 2, 16, 3).transpose(0, 2, 1, 3, 4)
+    want = np.round((np.clip(expected, -1, 1) + 1) * 127.5).reshape(2, 2, 16, 16, 3)
+    assert np.abs(centres.astype(int) - want).max() <= 1
+    # The screenshot shows that grid: the same picture as the canvas holds (inside its 1-pixel border).
+    screenshot = screenshot[1:-1, 1:-1]
+    assert screenshot.shape == canvas[..., :3].shape
+    assert np.abs(screenshot.astype(int) - canvas[..., :3].astype(int)).max() <= 2
+    tiles = screenshot.reshape(2, 16 * scale, 2, 16 * scale, 3).transpose(0, 2, 1, 3, 4).reshape(4, -1)
+    assert len({tile.tobytes() for tile in tiles}) == 4  # four different images, not a blank canvas
+
+
 def test_the_card_lists_what_the_page_holds_and_how_to_serve_it(conditional_gan, tmp_path):
     folder = tfgen.export.export_web(conditional_gan, str(tmp_path / "web"))
     with open(os.path.join(folder, "model_card.json")) as handle:
         card = json.load(handle)
     assert card["format"] == "web" and list(card["signatures"]) == ["generate"]
-    assert sorted(card["files"]) == ["generate.onnx", "index.html", "tfgen_generator.mjs"]
+    assert sorted(card["files"]) == sorted(["generate.onnx", "index.html", "tfgen_generator.mjs"]
+                                           + [f"ort/{name}" for name in convert.ONNXRUNTIME_WEB_FILES])
     assert card["onnxruntime_web_version"] == convert.ONNXRUNTIME_WEB_VERSION
     assert card["serve"].startswith(f"python -m http.server --directory {folder}")
     assert "generate_png" in card["omitted_signatures"]

@@ -67,6 +67,11 @@ TFLITE_FILENAME = "model.tflite"
 WEB_FILES = ("index.html", "tfgen_generator.mjs")
 WEB_SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 ONNXRUNTIME_WEB_VERSION = "1.31.1"
+# The npm registry's tarball of that version and its sha512 (``npm view onnxruntime-web@1.31.1 dist.integrity``).
+ONNXRUNTIME_WEB_TARBALL = f"https://registry.npmjs.org/onnxruntime-web/-/onnxruntime-web-{ONNXRUNTIME_WEB_VERSION}.tgz"
+ONNXRUNTIME_WEB_SHA512 = "5GeH+bWQ+HxM10z7erGlsWqryrwMbSvm/1tkIsKTT48g0fI19VXVVC435t4t7VsPdSQeS7NmuZPXrQ73k82URw=="
+# What the page needs of it (WebAssembly backend only), copied to <folder>/ort/.
+ONNXRUNTIME_WEB_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 WEB_SIGNATURES = ("generate",)
 ONNX_OPSET = 17
 # A float conversion further than this from the model is a conversion bug, not
@@ -101,6 +106,7 @@ __all__ = [
     "export_onnx",
     "export_tflite",
     "export_web",
+    "onnxruntime_web_tarball",
     "parity_inputs",
     "portable_endpoints",
 ]
@@ -311,11 +317,74 @@ def _convert_onnx(model, endpoints, staging, quantize):
     return files
 
 
+def onnxruntime_web_tarball(cache=None):
+    """The npm tarball of onnxruntime-web :data:`ONNXRUNTIME_WEB_VERSION`, checked against its sha512.
+
+    Looked for at ``$TFGEN_ONNXRUNTIME_WEB`` (a ``.tgz`` you downloaded),
+    then in tfgen's cache folder (:func:`tfgen.metrics.cache.cache_dir`), else
+    downloaded once from the npm registry into that cache.
+
+    Returns:
+        The tarball's path.
+
+    Raises:
+        ValueError: a tarball whose sha512 is not the pinned one.
+        OSError: no copy and no way to download one (the message says what to do).
+    """
+    from tfgen.metrics.cache import cache_dir
+
+    name = os.path.basename(ONNXRUNTIME_WEB_TARBALL)
+    path = os.environ.get("TFGEN_ONNXRUNTIME_WEB") or os.path.join(cache_dir(cache), name)
+    if not os.path.exists(path):
+        import urllib.request
+
+        partial = path + ".part"
+        try:
+            with urllib.request.urlopen(ONNXRUNTIME_WEB_TARBALL, timeout=60) as response, open(partial, "wb") as handle:
+                shutil.copyfileobj(response, handle)
+        except OSError as error:
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise OSError(
+                f"Could not download onnxruntime-web {ONNXRUNTIME_WEB_VERSION} from {ONNXRUNTIME_WEB_TARBALL} "
+                f"({error}); download it elsewhere and set TFGEN_ONNXRUNTIME_WEB to the .tgz file."
+            ) from error
+        _check_sha512(partial)
+        os.replace(partial, path)
+    _check_sha512(path)
+    return path
+
+
+def _check_sha512(path):
+    import base64
+    import hashlib
+
+    digest = hashlib.sha512()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    got = base64.b64encode(digest.digest()).decode()
+    if got != ONNXRUNTIME_WEB_SHA512:
+        raise ValueError(
+            f"{path!r} is not onnxruntime-web {ONNXRUNTIME_WEB_VERSION}'s npm tarball: expected sha512 "
+            f"{ONNXRUNTIME_WEB_SHA512}, got {got}."
+        )
+
+
 def _convert_web(model, endpoints, staging, quantize):
+    import tarfile
+
     files = _convert_onnx(model, endpoints, staging, quantize)
     for name in WEB_FILES:
         shutil.copyfile(os.path.join(WEB_SOURCE_DIR, name), os.path.join(staging, name))
-    return files + list(WEB_FILES)
+    runtime_dir = os.path.join(staging, "ort")
+    os.makedirs(runtime_dir)
+    with tarfile.open(onnxruntime_web_tarball()) as archive:
+        for name in ONNXRUNTIME_WEB_FILES:
+            source = archive.extractfile(f"package/dist/{name}")
+            with source, open(os.path.join(runtime_dir, name), "wb") as handle:
+                shutil.copyfileobj(source, handle)
+    return files + list(WEB_FILES) + [f"ort/{name}" for name in ONNXRUNTIME_WEB_FILES]
 
 
 _CONVERTERS = {
@@ -451,17 +520,19 @@ def export_onnx(model, path=None, quantize=None, overwrite=False, metadata=None)
 
 
 def export_web(model, path=None, quantize=None, overwrite=False, metadata=None):
-    """Exports an image model as a web page that generates in the browser.
+    """Exports an image model as a self-contained web page that generates in the browser.
 
     The folder (default ``saved_models/<name>/web``) holds ``index.html``,
     ``tfgen_generator.mjs``, ``generate.onnx`` (checked by onnxruntime like
-    :func:`export_onnx`'s) and ``model_card.json``. Serve it over HTTP
-    (``python -m http.server --directory FOLDER``); the page loads
-    onnxruntime-web :data:`ONNXRUNTIME_WEB_VERSION` from ``./ort/`` beside it
-    (copy ``node_modules/onnxruntime-web/dist`` there to work offline) or
-    from the jsDelivr CDN. Its seeds are its own: they do not reproduce
+    :func:`export_onnx`'s), ``ort/`` (onnxruntime-web
+    :data:`ONNXRUNTIME_WEB_VERSION`'s WebAssembly runtime, from the npm
+    registry's tarball: :func:`onnxruntime_web_tarball`) and
+    ``model_card.json``. Any static file server shows it (``python -m
+    http.server --directory FOLDER``); nothing else is fetched. The page
+    draws its own N(0, I) latent vectors: its seeds do not reproduce
     ``model.generate(seed=...)``. Arguments and errors as :func:`export_tflite`;
-    ``ValueError`` for models that do not generate images with 1, 3 or 4 channels.
+    ``ValueError`` for models that do not generate images with 1, 3 or 4
+    channels; ``OSError`` when onnxruntime-web can be neither found nor downloaded.
     """
     _check_quantize("web", quantize)
     return _export_converted(model, "web", path, quantize, overwrite, metadata)

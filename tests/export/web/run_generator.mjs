@@ -26,6 +26,8 @@ try {
     images: Array.from(images),
     pixels: generator.toPixels(images, card).map((image) => Array.from(image.data)),
     version: generator.ONNXRUNTIME_WEB_VERSION,
+    walk: count >= 2 ? Array.from(generator.interpolateLatents(latent.slice(0, shape.latentDim),
+                                                               latent.slice(shape.latentDim, 2 * shape.latentDim), 4)) : null,
   };
 } catch (error) {
   result = { error: error.message };

@@ -8,14 +8,19 @@
 export const ONNXRUNTIME_WEB_VERSION = "1.31.1";
 export const ONNXRUNTIME_WEB_CDN = `https://cdn.jsdelivr.net/npm/onnxruntime-web@${ONNXRUNTIME_WEB_VERSION}/dist/`;
 
-// onnxruntime-web from ./ort/ beside the page (works offline: copy
-// node_modules/onnxruntime-web/dist there), else from the CDN.
+// onnxruntime-web from ./ort/ beside the page (tfgen export --format web puts
+// it there, so the folder works without a network), else from the CDN. One
+// WebAssembly thread: a static file server without cross-origin isolation
+// gives the page no threads anyway.
 export async function loadOrt(bases = ["./ort/", ONNXRUNTIME_WEB_CDN]) {
   const errors = [];
   for (const base of bases) {
     try {
-      const ort = await import(base + "ort.min.mjs");
-      ort.env.wasm.wasmPaths = base;
+      // Absolute: onnxruntime-web resolves wasmPaths against its own URL.
+      const url = new URL(base, import.meta.url).href;
+      const ort = await import(url + "ort.wasm.min.mjs");
+      ort.env.wasm.wasmPaths = url;
+      ort.env.wasm.numThreads = 1;
       return ort;
     } catch (error) {
       errors.push(`${base}: ${error.message}`);
@@ -46,6 +51,22 @@ export function normalLatents(count, dim, seed) {
     const angle = 2 * Math.PI * uniform();
     values[i] = radius * Math.cos(angle);
     if (i + 1 < values.length) values[i + 1] = radius * Math.sin(angle);
+  }
+  return values;
+}
+
+// count latent vectors along the great circle from start to end (slerp; linear
+// when they are parallel): the first is start, the last is end.
+export function interpolateLatents(start, end, count) {
+  const dim = start.length;
+  const dot = start.reduce((sum, value, i) => sum + value * end[i], 0);
+  const norms = Math.hypot(...start) * Math.hypot(...end);
+  const omega = Math.acos(Math.min(1, Math.max(-1, dot / (norms || 1))));
+  const values = new Float32Array(count * dim);
+  for (let k = 0; k < count; k++) {
+    const t = count === 1 ? 0 : k / (count - 1);
+    const [a, b] = omega < 1e-6 ? [1 - t, t] : [Math.sin((1 - t) * omega) / Math.sin(omega), Math.sin(t * omega) / Math.sin(omega)];
+    for (let i = 0; i < dim; i++) values[k * dim + i] = a * start[i] + b * end[i];
   }
   return values;
 }
