@@ -97,6 +97,8 @@ def test_int8_exports_are_smaller_and_the_card_says_what_they_hold(exports, form
     }
     # The output shares no name with an input, so that tf2onnx keeps it.
     assert list(float_card["signatures"]["reconstruct"]["outputs"]) == ["reconstructions"]
+    for name, signature in float_card["signatures"].items():
+        assert not set(signature["inputs"]) & set(signature["outputs"]), name
     assert sorted(float_card["signatures"]["encode"]["outputs"]) == ["z_log_var", "z_mean"]
     assert float_card["num_classes"] == NUM_CLASSES and f"[0, {NUM_CLASSES})" in float_card["labels"]
     assert max(float_card["max_abs_difference"].values()) <= 1e-5
