@@ -14,7 +14,7 @@ import tensorflow as tf
 
 import tfgen
 from tfgen.export import convert
-from tests.helpers import converted_differences, converted_runner, digits_images, run_cli, run_python_without_tfgen
+from tests.helpers import converted_differences, converted_runner, digits_images, run_python_without_tfgen
 
 for _module in ("tf2onnx", "onnxruntime", "ai_edge_litert"):
     pytest.importorskip(_module, reason='pip install "tfgen[deploy]"')
@@ -212,14 +212,17 @@ def test_without_tf2onnx_the_error_says_what_to_install(exports, tmp_path, monke
         tfgen.export.export_onnx(exports["gan"]["model"], path=str(tmp_path / "onnx"))
 
 
-def test_export_command_writes_litert_and_onnx(exports, tmp_path):
+def test_export_command_writes_litert_and_onnx(exports, tmp_path, monkeypatch, capsys):
+    # In this process (tests/cli/ runs the command as a real process): the same main() the console script calls.
+    from tfgen.cli.main import main
+
     model = exports["vae"]["model"]
     model.save(tmp_path / "model.keras")
-    result = run_cli(["export", "--model", "model.keras", "--format", "tflite", "--quantize", "int8"], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--model", "model.keras", "--format", "tflite", "--quantize", "int8"]) == 0
     folder = tmp_path / "saved_models" / model.name / "tflite_int8"
-    assert f"to {os.path.join('saved_models', model.name, 'tflite_int8')}" in result.stdout
+    assert f"to {os.path.join('saved_models', model.name, 'tflite_int8')}" in capsys.readouterr().out
     assert _card(folder)["quantize"] == "int8" and (folder / "model.tflite").is_file()
-    refused = run_cli(["export", "--model", "model.keras", "--quantize", "int8"], cwd=tmp_path)
-    assert refused.returncode == 2
-    assert "saved_model format is float only" in refused.stderr and "Traceback" not in refused.stderr
+    assert main(["export", "--model", "model.keras", "--quantize", "int8"]) == 2
+    error = capsys.readouterr().err
+    assert "saved_model format is float only" in error and "Traceback" not in error

@@ -16,7 +16,6 @@ import pytest
 import tfgen
 from tfgen.export import convert
 from benchmarks.common import chromium_available, page_in_chromium, run_in_page
-from tests.helpers import run_cli
 
 pytest.importorskip("tf2onnx", reason='pip install "tfgen[deploy]"')
 pytest.importorskip("onnxruntime", reason='pip install "tfgen[deploy]"')
@@ -165,8 +164,10 @@ def test_models_without_images_are_refused(tmp_path):
     assert not (tmp_path / "web").exists()
 
 
-def test_export_command_writes_the_page(conditional_gan, tmp_path):
+def test_export_command_writes_the_page(conditional_gan, tmp_path, monkeypatch):
+    from tfgen.cli.main import main
+
     conditional_gan.save(tmp_path / "model.keras")
-    result = run_cli(["export", "--model", "model.keras", "--format", "web"], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--model", "model.keras", "--format", "web"]) == 0
     assert (tmp_path / "saved_models" / conditional_gan.name / "web" / "index.html").is_file()

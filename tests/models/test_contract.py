@@ -62,7 +62,16 @@ def _8_bit(images):
 
 
 def _modern_gan(seed):
-    return tfgen.GAN(input_shape=(16, 16, 1), latent_dim=4, architecture="resnet", base_filters=4, seed=seed)
+    # R3GAN-style residual networks with one block per resolution (the built-in
+    # default is two): the same blocks, traced in ~35% less time.
+    from tfgen.models.resnet_networks import make_resnet_discriminator, make_resnet_generator
+
+    seed = tfgen.validation.check_seed("seed", seed)
+    generator = make_resnet_generator((16, 16, 1), 4, base_filters=4, blocks_per_stage=1, seed=seed)
+    discriminator = make_resnet_discriminator(
+        (16, 16, 1), base_filters=4, blocks_per_stage=1, seed=None if seed is None else seed + 1
+    )
+    return tfgen.GAN(generator=generator, discriminator=discriminator, latent_dim=4, seed=seed)
 
 
 MODERN_GAN_COMPILE = (
@@ -103,7 +112,11 @@ FAMILIES = [
         "gan_modern", tfgen.GAN, _modern_gan,
         lambda model: eval(f"model.compile({MODERN_GAN_COMPILE})", {"model": model}),
         lambda: digits_images(32),
-        "model = tfgen.GAN(input_shape=(16, 16, 1), latent_dim=4, architecture='resnet', base_filters=4, seed=seed)\n"
+        "from tfgen.models.resnet_networks import make_resnet_discriminator, make_resnet_generator\n"
+        "model = tfgen.GAN(generator=make_resnet_generator((16, 16, 1), 4, base_filters=4, blocks_per_stage=1, seed=seed),\n"
+        "                  discriminator=make_resnet_discriminator((16, 16, 1), base_filters=4, blocks_per_stage=1,\n"
+        "                                                          seed=seed + 1),\n"
+        "                  latent_dim=4, seed=seed)\n"
         f"model.compile({MODERN_GAN_COMPILE})",
         # the relativistic generator loss reads the real batch too
         lambda model: model.discriminator.trainable_variables + model.generator.trainable_variables,
