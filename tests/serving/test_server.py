@@ -11,6 +11,7 @@ import io
 import json
 import signal
 import socket
+import urllib.request
 
 import numpy as np
 import pytest
@@ -130,7 +131,7 @@ def test_png_output_is_an_image_of_the_right_size(server, expected):
 
 LATENT_ROWS = [[0.0, 0.0, 0.0, 0.0]]
 BAD_PREDICT_REQUESTS = [
-    (b"{not json", 400, "Malformed JSON"),
+    (b"{not json", 400, "JSON Parse error: Expecting property name enclosed in double quotes"),
     (b"[1, 2]", 400, "Expected the body to be a JSON object, got list"),
     ({"signature_name": "sample_labels", "instances": LATENT_ROWS}, 400, "Unknown signature_name 'sample_labels'"),
     ({"signature_name": 3, "instances": LATENT_ROWS}, 400, "'signature_name' to be a string, got 3"),
@@ -214,7 +215,7 @@ def test_a_non_ascii_digit_in_the_version_is_a_400(server):
 
 def test_an_integer_beyond_pythons_digit_limit_is_a_400(server):
     status, answer = server.request("/v1/models/vae:predict", b'{"instances": [[' + b"1" * 5000 + b', 0, 0, 0]]}')
-    assert status == 400 and answer["error"].startswith("Malformed JSON"), answer
+    assert status == 400 and answer["error"].startswith("JSON Parse error:"), answer
 
 
 def test_keep_alive_answers_every_request_on_one_connection(server):
@@ -327,9 +328,59 @@ def test_a_thousand_idle_connections_do_not_shut_out_other_clients(server, expec
         for connection in idle:
             connection.close()
 
+# Cases of TensorFlow Serving's own http_rest_api_handler_test.cc (repository
+# tensorflow/serving, tensorflow_serving/model_servers/; test named in each id):
+# the same method and path, the status class TensorFlow Serving answers
+# (InvalidArgument is 400, NotFound 404) and the words its message holds.
+HANDLER_CASES = [
+    ("UnsupportedApiCalls GET /v1/foo", "GET", "/v1/foo", None, 400, "Malformed request"),
+    ("UnsupportedApiCalls POST /v1/foo", "POST", "/v1/foo", b"", 400, "Malformed request"),
+    ("UnsupportedApiCalls GET /v1/models", "GET", "/v1/models", None, 400, "Missing model name"),
+    ("UnsupportedApiCalls POST /v1/models", "POST", "/v1/models", b"", 400, "Malformed request"),
+    ("UnsupportedApiCalls GET :predict", "GET", "/v1/models/foo:predict", None, 400, "Malformed request"),
+    ("UnsupportedApiCalls GET version/50", "GET", "/v1/models/foo/version/50:predict", None, 400, "Malformed request"),
+    ("UnsupportedApiCalls POST version/50", "POST", "/v1/models/foo/version/50:regress", b"", 400, "Malformed request"),
+    ("UnsupportedApiCalls versions/HELLO", "POST", "/v1/models/foo/versions/HELLO:regress", b"", 400, "Malformed request"),
+    ("UnsupportedApiCalls uint64 max", "POST", f"/v1/models/foo/versions/{2 ** 64 - 1}:regress", b"", 400,
+     "Failed to convert version"),
+    ("PredictModelNameVersionErrors foo", "POST", "/v1/models/foo:predict", b'{ "instances": [1] }', 404, ""),
+    ("PredictModelNameVersionErrors foo/50", "POST", "/v1/models/foo/versions/50:predict", b'{ "instances": [1] }',
+     404, ""),
+    ("PredictModelNameVersionErrors version 99", "POST", "/v1/models/vae/versions/99:predict",
+     b'{ "instances": [1] }', 404, ""),
+    ("PredictRequestErrors empty", "POST", "/v1/models/vae:predict", b"", 400, "JSON Parse error: The document is empty"),
+    ("PredictRequestErrors bad JSON", "POST", "/v1/models/vae:predict", b"instances = [1, 2]", 400,
+     "JSON Parse error: Invalid value"),
+    ("PredictRequestErrors type", "POST", "/v1/models/vae:predict", b'{ "instances": ["a", "b"] }', 400,
+     "not of expected type: float"),
+]
+
+
+@pytest.mark.parametrize("case", HANDLER_CASES, ids=[case[0] for case in HANDLER_CASES])
+def test_tensorflow_serving_handler_cases(server, case):
+    _, method, path, body, status, message = case
+    got_status, answer = server.request(path, body, method=method)
+    assert got_status == status and list(answer) == ["error"], (got_status, answer)
+    assert message in answer["error"], answer["error"]
+
+
+def test_answers_are_json_with_tensorflow_servings_status_layout(server):
+    request = urllib.request.Request(server.url + "/v1/models/vae/versions/1")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.headers["Content-Type"] == "application/json"
+        answer = json.loads(response.read())
+    assert answer == {"model_version_status": [
+        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+    ]}
+    status, answer = server.request("/v1/models/vae/versions/1:predict",
+                                    {"signature_name": "serving_default", "inputs": LATENT_ROWS})
+    assert status == 200 and list(answer) == ["outputs"]
+
+
 
 def test_sigint_stops_cleanly_and_frees_the_port(server):
     assert not port_is_free(server.port)
     assert server.signal_and_wait(signal.SIGINT) == 0, server.logs()
     assert "tfgen serve: stopped" in server.output()
     assert port_is_free(server.port)
+

@@ -183,6 +183,10 @@ def _first_beyond(integers, largest):
     return int(flat[beyond[0]]) if len(beyond) else _NOTHING
 
 
+# TensorFlow's own names of these types (DataTypeString), which TensorFlow Serving's messages use.
+_TENSORFLOW_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+
+
 def _numbers_to_array(value, dtype, where):
     """Nested lists of JSON numbers -> array of ``dtype``, with TensorFlow Serving's checks."""
     if is_base64_object(value) or isinstance(value, dict):
@@ -194,7 +198,10 @@ def _numbers_to_array(value, dtype, where):
     if array.dtype.kind not in "iuf" or (dtype.kind in "iu" and array.dtype.kind == "f"):
         offending = _first_offending(value) if array.dtype.kind != "f" else _NOTHING
         detail = f" (first offending value: {_short(offending)})" if offending is not _NOTHING else ""
-        raise ValueError(f"{where} expects {dtype.name} numbers, got {_describe_kind(array)}{detail}.")
+        raise ValueError(
+            f"{where} expects {dtype.name} numbers, got {_describe_kind(array)}{detail} "
+            f"(not of expected type: {_TENSORFLOW_TYPE_NAMES.get(dtype.name, dtype.name)})."
+        )
     if dtype.kind == "f":
         # As TensorFlow Serving: an integer converts to a float type only if every integer up to it does.
         largest = 2 ** (np.finfo(dtype).nmant + 1) - 1

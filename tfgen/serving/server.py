@@ -89,6 +89,8 @@ _PATH_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _MODEL_NAME_PATTERN = re.compile(r"^[^/:?#\s]+$")
+# How TensorFlow Serving begins the message of a body that is not JSON.
+_JSON_ERROR = "JSON Parse error:"
 
 
 class RequestError(Exception):
@@ -430,7 +432,10 @@ class ModelService:
             f"Malformed request: {method} {path}. Expected GET /v1/models/{self.model_name}[/versions/N][/metadata] "
             f"or POST /v1/models/{self.model_name}[/versions/N]:predict.",
         )
-        route = _PATH_PATTERN.match(urllib.parse.unquote(path))
+        decoded = urllib.parse.unquote(path)
+        if method == "GET" and decoded.lower() == "/v1/models":
+            raise RequestError(400, f"Missing model name in request: GET {path}. Expected GET /v1/models/{self.model_name}.")
+        route = _PATH_PATTERN.match(decoded)
         if route is None:
             raise malformed
         name, selector, version, action = route.group("name", "selector", "version", "action")
@@ -438,6 +443,9 @@ class ModelService:
         if (method, action) not in (("GET", ""), ("GET", "/metadata"), ("POST", ":predict"), ("POST", ":classify"),
                                     ("POST", ":regress")):
             raise malformed
+        # The path's form is checked before its model name, as TensorFlow Serving does.
+        if version is not None and (selector is None or selector.lower() == "versions"):
+            version = _path_version(method, path, version)
         if name != self.model_name:
             raise RequestError(404, f"Servable not found for request: Latest({name}). This server serves the model {self.model_name!r}.")
         if selector is not None and selector.lower() == "labels":
@@ -446,13 +454,6 @@ class ModelService:
             if action == ":predict":
                 raise RequestError(400, f"Unrecognized servable version label: {version}")
             version = None
-        if version is not None:
-            # ASCII digits only (str.isdigit also accepts other scripts' digits, which int() may
-            # reject), and at most an int64's 19 digits.
-            if not (version.isascii() and version.isdigit() and len(version) <= 19):
-                shown = version if len(version) <= 40 else f"{version[:20]}...({len(version)} characters)"
-                raise RequestError(400, f"Expected the version in the path to be a positive integer, got {shown!r}.")
-            version = int(version)
         if action in ("", "/metadata"):
             return 200, self.status(version) if action == "" else self.metadata(version)
         if action == ":predict":
@@ -555,6 +556,25 @@ def _decode_predict(service, servable, body):
     return signature, request_format, arrays
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _path_version(method, path, version):
+    """The version of a ``/versions/N`` path as an int; a 400 as TensorFlow Serving answers otherwise.
+
+    Only ASCII digits match its path pattern (``str.isdigit`` also accepts
+    other scripts' digits, which ``int()`` may reject): anything else is a
+    malformed request. Digits beyond an int64 fail to convert.
+    """
+    shown = version if len(version) <= 40 else f"{version[:20]}...({len(version)} characters)"
+    expected = f"expected the version in the path to be a positive integer, got {shown!r}"
+    if not (version.isascii() and version.isdigit()):
+        raise RequestError(400, f"Malformed request: {method} {path}: {expected}.")
+    if len(version) > 19 or int(version) > _INT64_MAX:
+        raise RequestError(400, f"Failed to convert version: {expected} of at most {_INT64_MAX}.")
+    return int(version)
+
+
 def _parse_json(body):
     """The request body as JSON, large numeric arrays as NumPy arrays (:func:`json_arrays.loads`)."""
     try:
@@ -562,14 +582,20 @@ def _parse_json(body):
     except json_arrays.TooLargeToDecode as error:
         raise RequestError(413, str(error)) from None
     except UnicodeDecodeError as error:
-        raise RequestError(400, f"Malformed JSON: the body is not UTF-8 ({error}).") from None
+        raise RequestError(400, f"{_JSON_ERROR} the body is not UTF-8 ({error}).") from None
     except json.JSONDecodeError as error:
-        raise RequestError(400, f"Malformed JSON: {error.msg} at line {error.lineno} column {error.colno}.") from None
+        if not body.strip():
+            raise RequestError(400, f"{_JSON_ERROR} The document is empty.") from None
+        # Python's "Expecting value" is what rapidjson (TensorFlow Serving's parser) calls "Invalid value".
+        message = "Invalid value" if error.msg == "Expecting value" else error.msg
+        raise RequestError(400, f"{_JSON_ERROR} {message} at line {error.lineno} column {error.colno}.") from None
     except RecursionError:
-        raise RequestError(400, "Malformed JSON: nested too deeply.") from None
+        raise RequestError(400, f"{_JSON_ERROR} nested too deeply.") from None
     except ValueError as error:  # e.g. an integer beyond Python's digit limit for int(), a ragged array
         message = str(error)
-        raise RequestError(400, message if message.startswith(("Malformed JSON", "The array")) else f"Malformed JSON: {message}") from None
+        if message.startswith("Malformed JSON: "):  # json_arrays' own messages
+            message = message[len("Malformed JSON: "):]
+        raise RequestError(400, message if message.startswith("The array") else f"{_JSON_ERROR} {message}") from None
     if not isinstance(request, dict):
         raise RequestError(400, f"Expected the body to be a JSON object, got {type(request).__name__}.")
     return request
