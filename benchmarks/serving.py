@@ -19,6 +19,7 @@ printing requests per second and the p50/p99 latency of each.
 
     python -m benchmarks.serving --requests 200
     python -m benchmarks.serving --model-base-path saved_models/vae_fashion_mnist --concurrency 4
+    python -m benchmarks.serving --batch-sizes 1 --idle-connections 1000   # does a crowd of idle clients slow the others?
 
 Results go to stdout and, as JSON, to ``benchmarks/results/serving.json``.
 """
@@ -31,6 +32,7 @@ import json
 import os
 import platform
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -123,6 +125,33 @@ def keep_alive_generate(url, model_name, latent):
     return call
 
 
+def measure_with_idle_connections(url, client, model_name, latent_dim, args):
+    """Batch-1 ``generate`` (fresh and kept-alive connections) while ``args.idle_connections`` sockets sit idle.
+
+    Each idle socket is connected and has sent nothing, as a client that
+    opened a connection and went quiet; the server holds them for its idle
+    timeout. The rows are marked with ``idle_connections``.
+    """
+    address = urllib.parse.urlsplit(url)
+    latent = np.random.default_rng(1).standard_normal((1, latent_dim)).astype("float32")
+    calls = {
+        "tfgen serve": lambda: client.generate(latent=latent),
+        "keep-alive": keep_alive_generate(url, model_name, latent),
+    }
+    # Without, then with the idle connections, back to back: the pair compares like with like.
+    rows = [dict(path=path, signature="generate", images=1, idle_connections=0,
+                 **measure(call, args.requests, args.concurrency)) for path, call in calls.items()]
+    idle = [socket.create_connection((address.hostname, address.port), timeout=60)
+            for _ in range(args.idle_connections)]
+    try:
+        rows += [dict(path=path, signature="generate", images=1, idle_connections=len(idle),
+                      **measure(call, args.requests, args.concurrency)) for path, call in calls.items()]
+    finally:
+        for connection in idle:
+            connection.close()
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-base-path", default=None, help="an existing export base directory (default: export a fresh VAE)")
@@ -131,6 +160,8 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64], help="images per request (default: 1 64)")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per measurement (default: 200)")
     parser.add_argument("--concurrency", type=int, default=1, help="client threads (default: 1)")
+    parser.add_argument("--idle-connections", type=int, default=0,
+                        help="then measure batch 1 again with this many idle connections open (default: 0)")
     parser.add_argument("--output", default=os.path.join("benchmarks", "results", "serving.json"))
     args = parser.parse_args(argv)
 
@@ -171,6 +202,8 @@ def main(argv=None):
             for (path, signature), call in calls.items():
                 result = measure(call, args.requests, args.concurrency)
                 rows.append(dict(path=path, signature=signature, images=batch_size, **result))
+        if args.idle_connections:
+            rows += measure_with_idle_connections(url, client, model_name, latent_dim, args)
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -186,10 +219,10 @@ def main(argv=None):
     print(f"model: {model}")
     print(f"client threads: {args.concurrency}; TensorFlow {tf.__version__}; {os.cpu_count()} CPUs; "
           f"load average at end {header['load_average_at_end']}")
-    print(f"{'path':<12} {'signature':<13} {'images':>6} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'path':<12} {'signature':<13} {'images':>6} {'idle':>5} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for row in rows:
-        print(f"{row['path']:<12} {row['signature']:<13} {row['images']:>6} {row['requests']:>8} "
-              f"{row['requests_per_second']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8}")
+        print(f"{row['path']:<12} {row['signature']:<13} {row['images']:>6} {row.get('idle_connections', 0):>5} "
+              f"{row['requests']:>8} {row['requests_per_second']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8}")
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(args.output, "w") as handle:
         json.dump({**header, "results": rows}, handle, indent=2)
