@@ -44,10 +44,16 @@ def conditional_gan():
     return model
 
 
+@pytest.fixture(scope="module")
+def page(conditional_gan, tmp_path_factory):
+    """The conditional GAN's float web export, shared by the tests that only read it."""
+    return tfgen.export.export_web(conditional_gan, str(tmp_path_factory.mktemp("page") / "web"))
+
+
 @needs_node
 @pytest.mark.parametrize("quantize", [None, "int8"])
-def test_the_page_generator_gives_the_model_images_in_webassembly(conditional_gan, tmp_path, quantize):
-    folder = tfgen.export.export_web(conditional_gan, str(tmp_path / "web"), quantize=quantize)
+def test_the_page_generator_gives_the_model_images_in_webassembly(conditional_gan, page, tmp_path, quantize):
+    folder = page if quantize is None else tfgen.export.export_web(conditional_gan, str(tmp_path / "web"), quantize="int8")
     assert sorted(os.listdir(folder)) == ["generate.onnx", "index.html", "model_card.json", "ort", "tfgen_generator.mjs"]
     assert sorted(os.listdir(os.path.join(folder, "ort"))) == sorted(convert.ONNXRUNTIME_WEB_FILES)
     labels = [0, 2, 1, 1, 0]
@@ -72,8 +78,8 @@ def test_the_page_generator_gives_the_model_images_in_webassembly(conditional_ga
 
 
 @needs_node
-def test_the_page_generator_refuses_labels_out_of_range(conditional_gan, tmp_path):
-    folder = tfgen.export.export_web(conditional_gan, str(tmp_path / "web"))
+def test_the_page_generator_refuses_labels_out_of_range(page):
+    folder = page
     assert _run_generator(folder, 2, 0, [0, 3]) == {"error": "Expected labels in [0, 3), got 3."}
     assert _run_generator(folder, 2, 0, [0]) == {"error": "Expected 2 labels in [0, 3), got 1."}
 
@@ -90,11 +96,11 @@ def test_grey_images_become_grey_rgba(tmp_path):
 
 
 @pytest.mark.skipif(not chromium_available(), reason="needs Debian's chromium and chromium-driver and selenium (scripts/install.sh test)")
-def test_the_page_in_headless_chromium_draws_the_model_images(conditional_gan, tmp_path):
+def test_the_page_in_headless_chromium_draws_the_model_images(conditional_gan, page):
     import tensorflow as tf
     from selenium.webdriver.common.by import By
 
-    folder = tfgen.export.export_web(conditional_gan, str(tmp_path / "web"))
+    folder = page
     latent = np.random.default_rng(5).normal(size=(4, 8)).astype("float32")
     labels = [0, 1, 2, 0]
     expected = conditional_gan.generate_from_latents(latent, np.asarray(labels, "int32")).numpy()
@@ -123,8 +129,8 @@ def test_the_page_in_headless_chromium_draws_the_model_images(conditional_gan, t
     assert len({tile.tobytes() for tile in tiles}) == 4  # four different images, not a blank canvas
 
 
-def test_the_card_lists_what_the_page_holds_and_how_to_serve_it(conditional_gan, tmp_path):
-    folder = tfgen.export.export_web(conditional_gan, str(tmp_path / "web"))
+def test_the_card_lists_what_the_page_holds_and_how_to_serve_it(page):
+    folder = page
     with open(os.path.join(folder, "model_card.json")) as handle:
         card = json.load(handle)
     assert card["format"] == "web" and list(card["signatures"]) == ["generate"]
