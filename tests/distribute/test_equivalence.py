@@ -14,23 +14,30 @@ WORKER = os.path.join(os.path.dirname(__file__), "equivalence_worker.py")
 REPLICA_COUNTS = (1, 2, 4)
 
 
-def _run_worker(kind, num_replicas, tmp_path):
-    output = str(tmp_path / f"{kind}_{num_replicas}.npz")
+def _run_workers(kind, tmp_path):
+    """Runs the worker for every replica count at once (each spends most of its time importing TensorFlow)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO_ROOT)
-    result = subprocess.run(
-        [sys.executable, WORKER, kind, str(num_replicas), output],
-        capture_output=True, text=True, timeout=600, env=env, cwd=REPO_ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    weights = np.load(output)
-    return report, [weights[key] for key in weights.files]
+    outputs = {count: str(tmp_path / f"{kind}_{count}.npz") for count in REPLICA_COUNTS}
+    processes = {
+        count: subprocess.Popen(
+            [sys.executable, WORKER, kind, str(count), outputs[count]],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT,
+        )
+        for count in REPLICA_COUNTS
+    }
+    runs = {}
+    for count, process in processes.items():
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-4000:]
+        report = json.loads(stdout.strip().splitlines()[-1])
+        weights = np.load(outputs[count])
+        runs[count] = (report, [weights[key] for key in weights.files])
+    return runs
 
 
 @pytest.fixture(scope="module", params=["vae", "gan"])
 def runs(request, tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp(request.param)
-    return {count: _run_worker(request.param, count, tmp_path) for count in REPLICA_COUNTS}
+    return _run_workers(request.param, tmp_path_factory.mktemp(request.param))
 
 
 def test_same_weights_on_any_number_of_replicas(runs):
