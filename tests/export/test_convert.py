@@ -226,3 +226,27 @@ def test_export_command_writes_litert_and_onnx(exports, tmp_path, monkeypatch, c
     assert main(["export", "--model", "model.keras", "--quantize", "int8"]) == 2
     error = capsys.readouterr().err
     assert "saved_model format is float only" in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_a_mixed_precision_model_is_exported_from_a_float32_copy(format, tmp_path):
+    from tfgen import precision
+
+    with precision.policy_scope("bfloat16"):
+        model = tfgen.GAN(input_shape=(16, 16, 1), latent_dim=4, num_classes=NUM_CLASSES, seed=0)
+        model.compile(ema_decay=0.9)
+    model.fit(_conditional_data(), epochs=1, steps_per_epoch=1, verbose=0)
+    folder = tfgen.export.export_model(model, format, str(tmp_path / format))
+    card = _card(folder)
+    assert card["computed_in"].startswith("float32: the model computes in mixed_bfloat16")
+    run = converted_runner(format, folder)
+    latent = np.random.default_rng(6).normal(size=(5, 4)).astype("float32")
+    labels = np.array([0, 1, 2, 1, 0], "int32")
+    images = run("generate", {"latent": latent, "labels": labels})["images"]
+    # The EMA generator's weights, computed in float32: bfloat16's rounding away from the model's own output.
+    expected = model.generate_from_latents(latent, labels).numpy()
+    assert np.abs(images - expected).max() <= 0.05
+    copy, replaced = convert.float32_copy(model)
+    assert replaced == {"mixed_bfloat16"} and copy is not model
+    np.testing.assert_allclose(images, copy.generate_from_latents(latent, labels).numpy(), atol=1e-5)
+    assert convert.float32_copy(copy) == (copy, set())  # float32 models are exported as they are

@@ -34,6 +34,10 @@ The portable endpoints are the SavedModel's, with three changes:
 * No output shares a name with an input (tf2onnx cannot convert a graph where
   they do): the VAE's ``reconstruct`` returns ``reconstructions``.
 
+A model trained in mixed precision (bfloat16 or float16) is exported from a
+float32 copy with the same weights (:func:`float32_copy`): the runtimes have
+no kernels for mixed-precision graphs.
+
 Nothing is written unless the runtime loads the converted model and runs
 every signature on batches of 1 and 7: a converter's exit status proves
 nothing (tf2onnx writes graphs onnxruntime rejects). Float conversions that
@@ -106,6 +110,7 @@ __all__ = [
     "export_onnx",
     "export_tflite",
     "export_web",
+    "float32_copy",
     "onnxruntime_web_tarball",
     "parity_inputs",
     "portable_endpoints",
@@ -166,6 +171,52 @@ def portable_endpoints(model):
             continue
         endpoints.append(_rename_outputs(_guard_labels(endpoint, model.num_classes)))
     return endpoints, omitted
+
+
+def _float32_policies(config):
+    """``config`` with every mixed dtype policy (``mixed_bfloat16``, ``mixed_float16``) made ``float32``.
+
+    Returns:
+        ``(new_config, names)``: the rewritten config and the set of policy names replaced.
+    """
+    replaced = set()
+
+    def rewrite(value):
+        if isinstance(value, dict):
+            name = value.get("config", {}).get("name") if value.get("class_name") == "DTypePolicy" else None
+            if isinstance(name, str) and name.startswith("mixed_"):
+                replaced.add(name)
+                return {**value, "config": {**value["config"], "name": "float32"}}
+            return {key: rewrite(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [rewrite(item) for item in value]
+        return value
+
+    return rewrite(config), replaced
+
+
+def float32_copy(model):
+    """``model`` itself when it computes in float32, else a float32 copy holding its weights.
+
+    LiteRT and ONNX runtimes lack kernels for mixed-precision graphs (a
+    bfloat16 MatMul fed float32, bfloat16 convolutions), so a model trained
+    with ``--precision bfloat16`` or ``float16`` is exported from a copy whose
+    layers compute in float32. Its variables are float32 already, so the
+    copy's outputs differ from the model's only by the model's own rounding.
+
+    Returns:
+        ``(model_or_copy, replaced)``: the model to export and the set of
+        mixed policies the copy replaced (empty when ``model`` is returned).
+    """
+    config, replaced = _float32_policies(model.get_config())
+    if not replaced:
+        return model, replaced
+    copy = type(model).from_config(config)
+    compile_config = model.get_compile_config()
+    if compile_config is not None:  # compiling creates the EMA generator and other variables
+        copy.compile_from_config(compile_config)
+    copy.set_weights(model.get_weights())
+    return copy, replaced
 
 
 def parity_inputs(endpoint, batch_size, num_classes=None, seed=0):
@@ -433,7 +484,8 @@ def _export_converted(model, format, path, quantize, overwrite, metadata):
         raise ValueError(f"Expected the export path {target!r} to be a directory, found a file.")
     if os.path.exists(target) and not overwrite:
         raise ValueError(f"The export {target!r} already exists; pass overwrite=True to replace it.")
-    endpoints, omitted = portable_endpoints(model)
+    source, mixed_policies = float32_copy(model)
+    endpoints, omitted = portable_endpoints(source)
     if format == "web":
         if model.output_key != "images" or model.data_shape[-1] not in PNG_CHANNELS:
             raise ValueError(
@@ -470,6 +522,11 @@ def _export_converted(model, format, path, quantize, overwrite, metadata):
                 **library_versions(),
             }
         )
+        if mixed_policies:
+            card["computed_in"] = (
+                f"float32: the model computes in {', '.join(sorted(mixed_policies))}, which LiteRT and ONNX "
+                "runtimes cannot run; its float32 weights are exported as they are"
+            )
         if format == "web":
             card["onnxruntime_web_version"] = ONNXRUNTIME_WEB_VERSION
             card["serve"] = f"python -m http.server --directory {target} (then open http://localhost:8000)"
