@@ -76,11 +76,8 @@ def _runner(format, path):
 
 
 def _inputs(model, batch_size, seed):
-    rng = np.random.default_rng(seed)
-    inputs = {"latent": rng.normal(size=(batch_size, model.latent_dim)).astype("float32")}
-    if model.num_classes is not None:
-        inputs["labels"] = rng.integers(0, model.num_classes, size=batch_size).astype("int32")
-    return inputs
+    (generate, *_), _ = convert.portable_endpoints(model)
+    return convert.parity_inputs(generate.input_signature, batch_size, model.num_classes, seed)
 
 
 def _latency_ms(run, inputs, repeats):

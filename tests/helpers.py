@@ -102,18 +102,14 @@ def converted_runner(format, folder):
 
 
 def signature_inputs(signature, batch_size, num_classes=None, seed=0):
-    """Fixed NumPy inputs for a loaded SavedModel signature: N(0, 1) latents, uniform images, labels in range."""
-    rng = np.random.default_rng(seed)
-    inputs = {}
-    for name, spec in sorted(signature.structured_input_signature[1].items()):
-        shape = (batch_size,) + tuple(spec.shape[1:])
-        if name == "labels":
-            inputs[name] = rng.integers(0, num_classes, size=shape).astype("int32")
-        elif name == "latent":
-            inputs[name] = rng.normal(size=shape).astype("float32")
-        else:
-            inputs[name] = rng.uniform(-1.0, 1.0, size=shape).astype("float32")
-    return inputs
+    """Fixed NumPy inputs for a loaded SavedModel signature (``tfgen.export.convert.parity_inputs``'s draws)."""
+    import tensorflow as tf
+
+    from tfgen.export.convert import parity_inputs
+
+    specs = [tf.TensorSpec(spec.shape, spec.dtype, name=name)
+             for name, spec in sorted(signature.structured_input_signature[1].items())]
+    return parity_inputs(specs, batch_size, num_classes, seed)
 
 
 def converted_differences(saved_model_dir, format, folder, num_classes=None, batch_sizes=(1, 7)):

@@ -63,6 +63,7 @@ from tfgen.export.saved_model import (
     staging_directory,
 )
 from tfgen.models.base import PNG_CHANNELS, Endpoint, GenerativeModel
+from tfgen.precision import PRECISIONS
 
 FORMATS = ("saved_model", "tflite", "onnx", "web")
 QUANTIZATIONS = ("int8",)
@@ -173,6 +174,10 @@ def portable_endpoints(model):
     return endpoints, omitted
 
 
+# Keras' mixed-precision policies, as tfgen.precision names them.
+_MIXED_POLICIES = frozenset(policy for policy in PRECISIONS.values() if policy != "float32")
+
+
 def _float32_policies(config):
     """``config`` with every mixed dtype policy (``mixed_bfloat16``, ``mixed_float16``) made ``float32``.
 
@@ -184,7 +189,7 @@ def _float32_policies(config):
     def rewrite(value):
         if isinstance(value, dict):
             name = value.get("config", {}).get("name") if value.get("class_name") == "DTypePolicy" else None
-            if isinstance(name, str) and name.startswith("mixed_"):
+            if name in _MIXED_POLICIES:
                 replaced.add(name)
                 return {**value, "config": {**value["config"], "name": "float32"}}
             return {key: rewrite(item) for key, item in value.items()}
@@ -219,11 +224,11 @@ def float32_copy(model):
     return copy, replaced
 
 
-def parity_inputs(endpoint, batch_size, num_classes=None, seed=0):
-    """Fixed NumPy inputs for ``endpoint``: N(0, 1) latents, uniform [-1, 1] images, labels in range."""
+def parity_inputs(input_signature, batch_size, num_classes=None, seed=0):
+    """Fixed NumPy inputs for named ``tf.TensorSpec``\ s: N(0, 1) ``latent``, uniform [-1, 1] images, ``labels`` in range."""
     rng = np.random.default_rng(seed)
     inputs = {}
-    for spec in endpoint.input_signature:
+    for spec in input_signature:
         shape = (batch_size,) + tuple(spec.shape[1:])
         if spec.name == "labels":
             inputs[spec.name] = rng.integers(0, num_classes, size=shape).astype("int32")
@@ -284,7 +289,7 @@ def _check_parity(run, endpoints, num_classes, limit):
     for endpoint in endpoints:
         worst = 0.0
         for batch_size in PARITY_BATCH_SIZES:
-            inputs = parity_inputs(endpoint, batch_size, num_classes)
+            inputs = parity_inputs(endpoint.input_signature, batch_size, num_classes)
             # Eagerly: tracing each endpoint again would only add time (and retracing warnings).
             outputs = endpoint.function(*[tf.constant(inputs[spec.name]) for spec in endpoint.input_signature])
             expected = {key: value.numpy() for key, value in outputs.items()}
@@ -469,7 +474,7 @@ def _signature_table(endpoints, run, num_classes):
     """Inputs and outputs of each converted signature, as the runtime reports them (from one batch)."""
     table = {}
     for endpoint in endpoints:
-        outputs = run(endpoint.name, parity_inputs(endpoint, 1, num_classes))
+        outputs = run(endpoint.name, parity_inputs(endpoint.input_signature, 1, num_classes))
         table[endpoint.name] = {
             "inputs": {spec.name: {"dtype": spec.dtype.name, "shape": [None, *spec.shape[1:]]}
                        for spec in endpoint.input_signature},
