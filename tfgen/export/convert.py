@@ -1,6 +1,6 @@
 """LiteRT (TFLite) and ONNX exports, checked against the model by their own runtimes.
 
-``export_model(model, format)`` writes one of three formats:
+``export_model(model, format)`` writes one of these formats:
 
 ============  ===================================  ===========================================
 format        written to (default)                 holds
@@ -16,8 +16,7 @@ web           ``saved_models/<name>/web/``         ``index.html``, ``tfgen_gener
 ============  ===================================  ===========================================
 
 ``quantize="int8"`` (LiteRT, ONNX and web) stores weights as int8 with dynamic
-range quantisation (activations stay float) and writes to ``tflite_int8/`` or
-``onnx_int8/``. Every folder holds ``model_card.json``: the signatures with
+range quantisation (activations stay float) and writes to ``<format>_int8/``. Every folder holds ``model_card.json``: the signatures with
 their inputs and outputs, the signatures left out and why, and the largest
 difference from the model measured by the format's own runtime.
 
@@ -57,12 +56,13 @@ import tensorflow as tf
 
 from tfgen.export.saved_model import (
     DEFAULT_BASE_DIR,
+    check_exportable,
     export_saved_model,
     library_versions,
     publish,
     staging_directory,
 )
-from tfgen.models.base import PNG_CHANNELS, Endpoint, GenerativeModel
+from tfgen.models.base import PNG_CHANNELS, Endpoint
 from tfgen.precision import PRECISIONS
 
 FORMATS = ("saved_model", "tflite", "onnx", "web")
@@ -164,7 +164,7 @@ def portable_endpoints(model):
         (labels guarded, outputs renamed; see the module docstring) and a dict
         of the left-out signature names with the reason for each.
     """
-    _check_model(model)
+    check_exportable(model)
     endpoints, omitted = [], {}
     for endpoint in model.serving_endpoints():
         if endpoint.name in OMITTED_SIGNATURES:
@@ -251,8 +251,8 @@ def _tflite_interpreter(path):
     return Interpreter(model_path=path), runtime
 
 
-def _run_tflite(path):
-    interpreter, runtime = _tflite_interpreter(path)
+def _run_tflite(directory):
+    interpreter, runtime = _tflite_interpreter(os.path.join(directory, TFLITE_FILENAME))
 
     def run(name, inputs):
         return interpreter.get_signature_runner(name)(**inputs)
@@ -325,7 +325,7 @@ def _check_parity(run, endpoints, num_classes, limit):
 
 
 # ----------------------------------------------------------------- converting
-def _convert_tflite(model, endpoints, staging, quantize):
+def _convert_tflite(endpoints, staging, quantize):
     # Convert from a SavedModel of the portable endpoints: the converter then
     # freezes the weights as constants (converting tf.functions directly can
     # leave them as resource variables that LiteRT never initialises).
@@ -345,7 +345,7 @@ def _convert_tflite(model, endpoints, staging, quantize):
     return [TFLITE_FILENAME]
 
 
-def _convert_onnx(model, endpoints, staging, quantize):
+def _convert_onnx(endpoints, staging, quantize):
     try:
         import tf2onnx
     except ImportError as error:
@@ -430,10 +430,10 @@ def _check_sha512(path):
         )
 
 
-def _convert_web(model, endpoints, staging, quantize):
+def _convert_web(endpoints, staging, quantize):
     import tarfile
 
-    files = _convert_onnx(model, endpoints, staging, quantize)
+    files = _convert_onnx(endpoints, staging, quantize)
     for name in WEB_FILES:
         shutil.copyfile(os.path.join(WEB_SOURCE_DIR, name), os.path.join(staging, name))
     runtime_dir = os.path.join(staging, "ort")
@@ -453,20 +453,12 @@ _CONVERTERS = {
 }
 
 
-def _check_model(model):
-    if not isinstance(model, GenerativeModel):
-        raise ValueError(
-            f"Cannot export a {type(model).__name__}: expected a tfgen model "
-            "(a subclass of tfgen.models.GenerativeModel such as tfgen.VAE or tfgen.GAN)."
-        )
-
-
 def _check_quantize(format, quantize):
     if quantize is not None and quantize not in QUANTIZATIONS:
         raise ValueError(f"Expected quantize to be one of {list(QUANTIZATIONS)} or None, got {quantize!r}.")
     if quantize is not None and format == "saved_model":
         raise ValueError(
-            f"quantize={quantize!r} applies to the tflite and onnx formats; the saved_model format is float only."
+            f"quantize={quantize!r} applies to the tflite, onnx and web formats; the saved_model format is float only."
         )
 
 
@@ -485,7 +477,7 @@ def _signature_table(endpoints, run, num_classes):
 
 
 def _export_converted(model, format, path, quantize, overwrite, metadata):
-    _check_model(model)
+    check_exportable(model)
     folder = format if quantize is None else f"{format}_{quantize}"
     target = os.fspath(path) if path is not None else os.path.join(DEFAULT_BASE_DIR, model.name, folder)
     if os.path.exists(target) and not os.path.isdir(target):
@@ -510,8 +502,8 @@ def _export_converted(model, format, path, quantize, overwrite, metadata):
     # Write beside the target and rename: an existing export is replaced only
     # once the new one has been converted and checked.
     with staging_directory(parent, f".tmp-{os.path.basename(target)}-") as staging:
-        files = convert(model, endpoints, staging, quantize)
-        run, runtime = runtime_for(os.path.join(staging, TFLITE_FILENAME) if format == "tflite" else staging)
+        files = convert(endpoints, staging, quantize)
+        run, runtime = runtime_for(staging)
         limit = MAX_FLOAT_DIFFERENCE if quantize is None else None
         differences = _check_parity(run, endpoints, model.num_classes, limit)
         card = {"dataset": None}

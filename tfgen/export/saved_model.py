@@ -77,6 +77,15 @@ def _current_umask():
     return mask
 
 
+def check_exportable(model):
+    """Raises ``ValueError`` unless ``model`` is a tfgen model (what every export format needs)."""
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(
+            f"Cannot export a {type(model).__name__}: expected a tfgen model "
+            "(a subclass of tfgen.models.GenerativeModel such as tfgen.VAE or tfgen.GAN)."
+        )
+
+
 def library_versions():
     """The versions of tfgen, TensorFlow and Keras, for a model card."""
     return {"tfgen_version": __version__, "tensorflow_version": tf.__version__, "keras_version": keras.__version__}
@@ -142,11 +151,7 @@ def export_saved_model(model, path=None, version=None, overwrite=False, metadata
         ValueError: unsupported model, bad version, or existing version
             without ``overwrite=True``.
     """
-    if not isinstance(model, GenerativeModel):
-        raise ValueError(
-            f"Cannot export a {type(model).__name__}: expected a tfgen model "
-            "(a subclass of tfgen.models.GenerativeModel such as tfgen.VAE or tfgen.GAN)."
-        )
+    check_exportable(model)
     base_dir = os.fspath(path) if path is not None else os.path.join(DEFAULT_BASE_DIR, model.name)
     if os.path.exists(base_dir) and not os.path.isdir(base_dir):
         raise ValueError(f"Expected the export path {base_dir!r} to be a directory, found a file.")
