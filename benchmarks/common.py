@@ -154,20 +154,22 @@ def page_in_chromium(folder, timeout=120):
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--force-device-scale-factor=1", "--window-size=1200,1000"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        driver.set_script_timeout(timeout)
-        driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-        ready = driver.execute_async_script(
-            "const done = arguments[arguments.length - 1];"
-            "const wait = () => window.tfgenPage ? window.tfgenPage.ready.then(() => done(true), (e) => done(String(e)))"
-            " : setTimeout(wait, 50); wait();"
-        )
-        if ready is not True:
-            raise RuntimeError(f"The page did not start: {ready}")
-        yield driver
+    try:  # the server stops even when the browser does not start
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        try:
+            driver.set_script_timeout(timeout)
+            driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+            ready = driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "const wait = () => window.tfgenPage ? window.tfgenPage.ready.then(() => done(true), (e) => done(String(e)))"
+                " : setTimeout(wait, 50); wait();"
+            )
+            if ready is not True:
+                raise RuntimeError(f"The page did not start: {ready}")
+            yield driver
+        finally:
+            driver.quit()
     finally:
-        driver.quit()
         server.shutdown()
         server.server_close()
 

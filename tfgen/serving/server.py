@@ -444,7 +444,7 @@ class ModelService:
                                     ("POST", ":regress")):
             raise malformed
         # The path's form is checked before its model name, as TensorFlow Serving does.
-        if version is not None and (selector is None or selector.lower() == "versions"):
+        if version is not None and selector.lower() == "versions":  # the pattern sets both or neither
             version = _path_version(method, path, version)
         if name != self.model_name:
             raise RequestError(404, f"Servable not found for request: Latest({name}). This server serves the model {self.model_name!r}.")
