@@ -20,9 +20,15 @@ input pipeline costs nothing and no dataset is needed):
 
     python -m benchmarks.gpu_check --output benchmarks/results/gpu_check.json
     python -m benchmarks.gpu_check --steps 2 --warmup 1 --batch-size 8 --output /tmp/gpu_check.json   # smoke run on CPU
+
+It needs TensorFlow with GPU support on the GPU machine. Where TensorFlow
+cannot be installed (the machine lent to tfgen's sessions has JAX and
+PyTorch but no TensorFlow, and no registry), ``benchmarks.gpu_networks_jax``
+measures tfgen's networks on the GPU through Keras 3's JAX backend instead.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -30,6 +36,11 @@ import time
 import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if importlib.util.find_spec("tensorflow") is None:
+    raise SystemExit(
+        "benchmarks.gpu_check needs TensorFlow, which is not installed here. Without it, the networks alone: "
+        "KERAS_BACKEND=jax python -m benchmarks.gpu_networks_jax"
+    )
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
