@@ -20,6 +20,7 @@ Every row records the machine's load average before and after it ran.
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import shutil
@@ -111,6 +112,12 @@ BENCHMARKS = {
         "quick": ["--steps", "2", "--warmup", "1", "--batch-size", "8", "--budget-seconds", "60"],
         "output": os.path.join(RESULTS_DIR, "gpu_check.json"),
     },
+    "gpu_networks_jax": {  # tfgen's networks on Keras + JAX, for GPU machines without TensorFlow
+        "full": [],
+        "quick": ["--quick", "--steps", "2", "--warmup", "1", "--matmul-size", "256"],
+        "output": os.path.join(RESULTS_DIR, "gpu_networks_jax.json"),
+        "requires": "jax",
+    },
 }
 
 
@@ -139,6 +146,10 @@ def _json_lines(text):
 
 def run_one(name, quick, timeout):
     command, output = command_for(name, quick)
+    required = BENCHMARKS[name].get("requires")
+    if required and importlib.util.find_spec(required) is None:
+        print(f"\n=== {name}: skipped, it needs {required}, which is not installed", flush=True)
+        return {"command": " ".join(["python"] + command[1:]), "skipped": f"needs {required}, not installed"}
     if quick:  # a quick run's folder is scratch: its models and files are the last quick run's
         shutil.rmtree(_quick(name), ignore_errors=True)
     os.makedirs(os.path.dirname(output), exist_ok=True)
@@ -242,6 +253,9 @@ def markdown(report):
         "|---|---|---:|---|---|",
     ]
     for name, row in report["benchmarks"].items():
+        if "skipped" in row:
+            lines.append(f"| {name} | skipped | | | {row['skipped']} |")
+            continue
         status = "ok" if row["returncode"] == 0 else f"failed ({row['returncode']})"
         figures = _headline(name, row.get("result")) if row["returncode"] == 0 else row.get("error", "")[-200:].replace("\n", " ")
         lines.append(f"| {name} | {status} | {row['seconds']} | {row['load_average_1min_before']}/"

@@ -73,3 +73,12 @@ def test_a_quick_run_starts_from_an_empty_folder_and_a_full_run_touches_nothing(
     stale.write_text("kept")
     run.run_one("quality_fashion_mnist", quick=False, timeout=10)
     assert stale.read_text() == "kept" and full.read_text() == '{"from": "an earlier run"}'
+
+
+def test_a_benchmark_whose_library_is_missing_is_skipped_and_reported(monkeypatch):
+    monkeypatch.setattr(run.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(run.subprocess, "run", lambda *args, **kwargs: pytest.fail("nothing should run"))
+    row = run.run_one("gpu_networks_jax", quick=True, timeout=10)
+    assert row["skipped"] == "needs jax, not installed"
+    table = run.markdown({"date": "d", "quick": True, "machine": {}, "benchmarks": {"gpu_networks_jax": row}})
+    assert "| gpu_networks_jax | skipped | | | needs jax, not installed |" in table
