@@ -9,6 +9,8 @@ import time
 import keras
 import tensorflow as tf
 
+from tfgen import precision
+
 
 class EpochTimer(keras.callbacks.Callback):
     """Wall seconds of every epoch of ``fit``; the first includes tracing."""
@@ -38,6 +40,8 @@ def machine():
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        # What models built without a precision of the benchmark's compute in ("auto" or $TFGEN_PRECISION).
+        "default_precision": precision.precision_name(precision.default_setting()),
     }
 
 

@@ -1,5 +1,6 @@
 """Mixed precision: tfgen.precision, and the GAN and VAE under mixed_bfloat16 / mixed_float16."""
 
+import inspect
 import json
 
 import keras
@@ -241,9 +242,91 @@ def test_train_uses_the_precision_and_restores_the_global_policy(tmp_path):
     assert model.decoder.get_layer("hidden_0").compute_dtype == "bfloat16"
     with open(result["config"]) as handle:
         assert json.load(handle)["precision"] == "bfloat16"
-    assert train_lib.resolve_config({"model": "gan", "dataset": "digits"})["precision"] == "float32"
     auto = train_lib.resolve_config({"model": "gan", "dataset": "digits", "precision": "auto"})
     assert auto["precision"] == precision.default_precision()
     with pytest.raises(ValueError, match="Unknown precision 'double'"):
         train_lib.train(dict(config, precision="double"))
     assert keras.config.dtype_policy().name == "float32"
+
+
+# ------------------------------------------------------------ the default
+@pytest.fixture
+def auto_picks(monkeypatch):
+    """Unsets $TFGEN_PRECISION and makes ``auto`` pick the given precision on any machine."""
+
+    def pick(name):
+        monkeypatch.delenv(precision.ENV_VAR, raising=False)
+        monkeypatch.setattr(precision, "default_precision", lambda *args, **kwargs: name)
+
+    return pick
+
+
+def _network_policies(model):
+    networks = [getattr(model, name) for name in ("generator", "discriminator", "encoder", "decoder")
+                if hasattr(model, name)]
+    return {layer.dtype_policy.name for network in networks for layer in network.layers}
+
+
+def test_default_setting_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(precision.ENV_VAR, raising=False)
+    assert precision.default_setting() == precision.DEFAULT == "auto"
+    monkeypatch.setenv(precision.ENV_VAR, "bfloat16")
+    assert precision.default_setting() == "bfloat16"
+    monkeypatch.setenv(precision.ENV_VAR, "half")
+    with pytest.raises(ValueError, match=r"TFGEN_PRECISION='half' is not a precision. Valid precisions: \['bf"):
+        precision.default_setting()
+
+
+@pytest.mark.parametrize("picked, policy", [("bfloat16", "mixed_bfloat16"), ("float32", "float32")])
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_models_built_without_a_choice_use_auto(auto_picks, picked, policy, family):
+    auto_picks(picked)
+    model = tfgen.GAN(input_shape=(16, 16, 1), base_filters=4, seed=0) if family == "gan" else tfgen.VAE(
+        input_shape=(16, 16, 1), latent_dim=2, base_filters=4, hidden_units=8, seed=0)
+    assert policy in _network_policies(model)
+    assert model.dtype_policy.name == policy
+    assert keras.config.dtype_policy().name == "float32"  # nothing leaks
+    if picked == "bfloat16":
+        samples = model.generate(3, seed=0)
+        assert samples.dtype == np.float32 and np.all(np.isfinite(samples))
+
+
+def test_an_explicit_choice_wins_over_auto(auto_picks):
+    auto_picks("bfloat16")
+    with precision.policy_scope("float32"):
+        assert _network_policies(tfgen.GAN(input_shape=(16, 16, 1), base_filters=4, seed=0)) == {"float32"}
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        gan = tfgen.GAN(input_shape=(16, 16, 1), base_filters=4, seed=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert "mixed_float16" in _network_policies(gan)
+    # Networks passed in keep the policy they were built with.
+    vectors = tfgen.GAN(input_shape=(2,), generator=keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
+                        latent_dim=4, seed=0)
+    assert vectors.generator.layers[-1].dtype_policy.name == "float32"
+    assert "mixed_bfloat16" in _network_policies(vectors)  # the built-in discriminator
+
+
+def test_the_wrapped_constructor_keeps_its_signature():
+    # Keras and tfgen's config read the family's own arguments off __init__.
+    assert list(inspect.signature(tfgen.GAN.__init__).parameters)[1:4] == ["input_shape", "latent_dim", "num_classes"]
+    assert inspect.getfullargspec(tfgen.VAE.__init__).args[:3] == ["self", "input_shape", "latent_dim"]
+
+
+def test_train_resolves_the_default_and_a_resumed_run_keeps_its_precision(auto_picks, monkeypatch, tmp_path):
+    auto_picks("bfloat16")
+    assert train_lib.resolve_config({"model": "gan", "dataset": "digits"})["precision"] == "bfloat16"
+    monkeypatch.setenv(precision.ENV_VAR, "float16")
+    assert train_lib.resolve_config({"model": "gan", "dataset": "digits"})["precision"] == "float16"
+    assert train_lib.resolve_config({"model": "gan", "dataset": "digits", "precision": "float32"})[
+        "precision"] == "float32"
+    # An interrupted run picked bfloat16 on its machine; resuming it elsewhere keeps it (and its seed).
+    output = tmp_path / "run"
+    (output / train_lib.BACKUP_DIRNAME).mkdir(parents=True)
+    (output / train_lib.BACKUP_DIRNAME / "backup").write_text("x")
+    (output / train_lib.CONFIG_FILENAME).write_text(json.dumps({"precision": "bfloat16", "seed": 7}))
+    config = train_lib.resolve_config({"model": "gan", "dataset": "digits", "output": str(output)})
+    assert config["precision"] == "float16"
+    kept = train_lib._keep_interrupted_settings(config)
+    assert (kept["precision"], kept["seed"]) == ("bfloat16", 7)

@@ -6,13 +6,26 @@ a Keras dtype policy:
 ==========  ===================  ===============================================
 name        Keras policy         what it does
 ==========  ===================  ===============================================
-float32     ``float32``          everything in float32 (the default)
+float32     ``float32``          everything in float32
 bfloat16    ``mixed_bfloat16``   float32 variables, bfloat16 computation; same
                                  exponent range as float32, so no loss scaling
 float16     ``mixed_float16``    float32 variables, float16 computation, with
                                  dynamic loss scaling (``LossScaleOptimizer``)
 auto        one of the above     :func:`default_precision` for this machine
+                                 (the default)
 ==========  ===================  ===============================================
+
+The default: models whose built-in networks are built without a policy of
+the user's compute in ``auto`` (bfloat16 where it is native: GPUs of compute
+capability 8.0 or more, CPUs with ``avx512_bf16``/``amx_bf16``; float32
+elsewhere), and so does ``tfgen train``. ``$TFGEN_PRECISION`` (any name
+above) replaces ``auto`` as the default; a precision given explicitly wins
+over both: ``tfgen train --precision``, :func:`policy_scope`, or a Keras
+global mixed policy (``keras.config.set_dtype_policy("mixed_bfloat16")``).
+A Keras global ``float32`` policy cannot be told apart from Keras' own
+default, so ask for float32 with one of the other three
+(:func:`default_policy_scope` applies the rule). Networks passed in by the
+user keep the policy they were built with.
 
 Under a mixed policy the models keep every variable (and the EMA copy of the
 GAN's generator) in float32, run the last layer of each network in float32,
@@ -30,6 +43,8 @@ vae.fit(data, epochs=1)       # the layers keep their policy after the scope
 """
 
 import contextlib
+import contextvars
+import os
 
 import keras
 
@@ -40,6 +55,11 @@ PRECISIONS = {
     "float16": "mixed_float16",
 }
 AUTO = "auto"
+# The precision of models and runs that name none; $TFGEN_PRECISION replaces it.
+DEFAULT = AUTO
+ENV_VAR = "TFGEN_PRECISION"
+# The policy of the innermost policy_scope in this context (None outside any).
+_EXPLICIT = contextvars.ContextVar("tfgen_explicit_precision", default=None)
 CPUINFO_PATH = "/proc/cpuinfo"
 # /proc/cpuinfo flags of CPUs with native bfloat16 arithmetic (AVX512_BF16,
 # AMX-BF16); oneDNN runs bfloat16 matmuls and convolutions natively on them.
@@ -140,6 +160,49 @@ def default_precision(gpu_compute_capabilities=None, cpu_bfloat16=None):
     return "bfloat16" if cpu_bfloat16 else "float32"
 
 
+def default_setting():
+    """The precision name used where none is given: ``$TFGEN_PRECISION``, else :data:`DEFAULT` (``"auto"``).
+
+    Raises:
+        ValueError: ``$TFGEN_PRECISION`` holds an unknown name.
+    """
+    value = os.environ.get(ENV_VAR, "").strip() or DEFAULT
+    if value not in valid_names():
+        raise ValueError(f"{ENV_VAR}={value!r} is not a precision. Valid precisions: {valid_names()}")
+    return value
+
+
+def explicit_policy():
+    """The Keras policy name the user chose for what is built now, or None when they chose none.
+
+    A choice is an enclosing :func:`policy_scope` or a Keras global policy
+    other than ``float32`` (``keras.config.set_dtype_policy``).
+    """
+    if _EXPLICIT.get() is not None:
+        return _EXPLICIT.get()
+    policy = keras.config.dtype_policy().name
+    return None if policy == "float32" else policy
+
+
+@contextlib.contextmanager
+def default_policy_scope():
+    """Builds inside under tfgen's default precision unless the user chose one (:func:`explicit_policy`).
+
+    Every model family's ``__init__`` runs inside it
+    (:class:`tfgen.models.GenerativeModel`), so built-in networks compute in
+    :func:`default_setting`'s precision (``"auto"``) unless a policy was asked for.
+
+    Yields:
+        The Keras policy name in force inside the block.
+    """
+    chosen = explicit_policy()
+    if chosen is not None:
+        yield chosen
+        return
+    with policy_scope(default_setting()) as policy:
+        yield policy
+
+
 @contextlib.contextmanager
 def policy_scope(name):
     """Sets Keras' global dtype policy for the ``with`` block and restores the previous one.
@@ -160,9 +223,11 @@ def policy_scope(name):
     policy = resolve_precision(name)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
+    token = _EXPLICIT.set(policy)
     try:
         yield policy
     finally:
+        _EXPLICIT.reset(token)
         keras.config.set_dtype_policy(previous)
 
 

@@ -64,10 +64,11 @@ class TrainingConfig:
     num_examples: typing.Optional[int] = option(None, "train on the first N examples only (None: all)")
     backup_freq: typing.Union[str, int] = option("epoch", "backup frequency for exact resume: 'epoch' or a number "
                                                  "of steps", parse=backup_frequency)
-    # float32 until mixed precision is shown to match it in quality (ELBO, FID).
-    precision: str = option("float32", "float32, or mixed precision with bfloat16/float16 computation and float32 "
-                            "weights; auto picks bfloat16 on GPUs with compute capability >= 8.0 and CPUs with "
-                            "native bfloat16", choices=tfgen_precision.valid_names())
+    # None: $TFGEN_PRECISION, else auto (tfgen.precision.default_setting); the run records what it picked.
+    precision: typing.Optional[str] = option(
+        None, "float32, or mixed precision with bfloat16/float16 computation and float32 weights; auto picks "
+        "bfloat16 on GPUs with compute capability >= 8.0 and CPUs with native bfloat16 (None: $TFGEN_PRECISION, "
+        "else auto)", choices=tfgen_precision.valid_names())
     strategy: str = option("default", "tf.distribute strategy (default: one device); multi_worker reads "
                            "TF_CONFIG", choices=distribute.STRATEGIES)
     devices: typing.Optional[int] = option(None, "replicas per machine: GPUs, or logical CPU devices when there "
@@ -248,7 +249,8 @@ def resolve_config(config):
     validation.check_choice("strategy", resolved["strategy"], distribute.STRATEGIES, plural="strategies")
     resolved["seed"] = tfgen_random.resolve_seed(resolved["seed"])
     # "auto" is resolved here and recorded as what it picked, so the run can be repeated.
-    resolved["precision"] = tfgen_precision.precision_name(resolved["precision"])
+    resolved["precision"] = tfgen_precision.precision_name(
+        resolved["precision"] or tfgen_precision.default_setting())
     if resolved["name"] is None:
         resolved["name"] = f"{kind}_{resolved['dataset']}"
     if resolved["output"] is None:
@@ -258,24 +260,38 @@ def resolve_config(config):
     return MODELS[kind]["resolve"](resolved)
 
 
+def _is_resuming(config):
+    backup_path = os.path.join(config["output"], BACKUP_DIRNAME)
+    return os.path.isdir(backup_path) and bool(os.listdir(backup_path))
+
+
+def _keep_interrupted_settings(config):
+    """``config`` with the seed and precision of the interrupted run it resumes, if any.
+
+    Both may have been picked by that run (a drawn seed; ``auto`` or
+    ``$TFGEN_PRECISION`` on its machine), and an exact resume needs them.
+    """
+    config_path = os.path.join(config["output"], CONFIG_FILENAME)
+    if _is_resuming(config) and os.path.exists(config_path):
+        with open(config_path) as handle:
+            previous = json.load(handle)
+        for key in ("seed", "precision"):
+            if previous.get(key) is not None:
+                config[key] = previous[key]
+    return config
+
+
 def _prepare_output(config):
     """Refuses to overwrite a finished run unless asked; returns True when resuming."""
     output = config["output"]
     model_path = os.path.join(output, MODEL_FILENAME)
-    backup_path = os.path.join(output, BACKUP_DIRNAME)
     if os.path.exists(model_path) and not config["overwrite"]:
         raise ValueError(
             f"Output directory {output!r} already holds a finished run ({model_path}); "
             "choose another --output or pass --overwrite."
         )
-    resuming = os.path.isdir(backup_path) and bool(os.listdir(backup_path))
+    resuming = _is_resuming(config)
     config_path = os.path.join(output, CONFIG_FILENAME)
-    if resuming and os.path.exists(config_path):
-        with open(config_path) as handle:
-            previous = json.load(handle)
-        # The seed may have been drawn by the interrupted run: keep it.
-        if previous.get("seed") is not None:
-            config["seed"] = previous["seed"]
     os.makedirs(output, exist_ok=True)
     with open(config_path, "w") as handle:
         json.dump(config, handle, indent=2, sort_keys=True)
@@ -333,7 +349,7 @@ def train(config, callbacks=(), return_model=False):
         non-chief workers of a multi-worker run every path is None. With
         ``return_model``, the pair ``(result, model)``.
     """
-    config = resolve_config(config)
+    config = _keep_interrupted_settings(resolve_config(config))
     with tfgen_precision.policy_scope(config["precision"]):
         return _train(config, callbacks, return_model)
 

@@ -17,6 +17,11 @@ A model family (``VAE``, ``GAN``, the ones to come) subclasses
   :class:`StopOnNonFiniteLoss`, which stops training with a message when a
   loss becomes NaN or infinite (an update skipped because only its gradients
   were not finite is skipped without stopping, as Keras' loss scaling does);
+* **the default precision**: every subclass's ``__init__`` runs inside
+  :func:`tfgen.precision.default_policy_scope`, so built-in networks
+  compute in bfloat16 where it is native (``"auto"``) unless the user chose
+  a precision (``policy_scope``, a Keras global mixed policy,
+  ``$TFGEN_PRECISION``); networks passed in keep their own policy;
 * **serving endpoints**: :meth:`serving_endpoints` lists the SavedModel
   signatures (``generate``, ``sample``, ``generate_png`` for images) that
   :func:`tfgen.export_saved_model` writes, and :meth:`model_card` the card's
@@ -45,6 +50,7 @@ class MyModel(GenerativeModel):
 
 import collections
 import copy
+import functools
 import inspect
 import math
 import warnings
@@ -185,6 +191,23 @@ class GenerativeModel(keras.Model):
     """
 
     monitored_losses = ("loss",)
+
+    def __init_subclass__(cls, **kwargs):
+        """Runs each subclass's own ``__init__`` under tfgen's default precision (see the module docstring)."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **init_kwargs):
+            with tfgen_precision.default_policy_scope():
+                init(self, *args, **init_kwargs)
+
+        # Keras reads the constructor's arguments with getfullargspec, which
+        # ignores __wrapped__ but honours __signature__.
+        __init__.__signature__ = inspect.signature(init)
+        cls.__init__ = __init__
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
