@@ -107,6 +107,11 @@ BENCHMARKS = {
         "quick": ["--repeats", "5", "--samples", "250"],
         "output": os.path.join(RESULTS_DIR, "deploy_untrained.json"),
     },
+    "precision_layers": {  # per-layer float32 against bfloat16 time of the default networks
+        "full": [],
+        "quick": ["--models", "vae", "--batch-size", "32", "--calls", "2", "--repeats", "2"],
+        "output": os.path.join(RESULTS_DIR, "precision_layers.json"),
+    },
     "gpu_check": {  # meant for a GPU machine; on a CPU it measures the same things, slowly
         "full": [],
         "quick": ["--steps", "2", "--warmup", "1", "--batch-size", "8", "--budget-seconds", "60"],
