@@ -50,7 +50,7 @@ import tensorflow as tf  # noqa: E402
 
 import tfgen  # noqa: E402
 from benchmarks.common import EpochTimer, machine, train_step_flops  # noqa: E402
-from tfgen.callbacks import SampleGrid  # noqa: E402
+from tfgen.callbacks import SampleGrid, TimeBudget  # noqa: E402
 from tfgen.losses import GAN_LOSSES  # noqa: E402
 from tfgen.metrics import frechet_fashion_distance  # noqa: E402
 from tfgen.models.gan import GAN  # noqa: E402
@@ -78,24 +78,6 @@ class FashionDistance(keras.callbacks.Callback):
         self.curve.append({"epoch": epoch + 1, "train_steps": int(self.model.step_counter.numpy()),
                            "fashion_fd": distance})
         print(f"epoch {epoch + 1}: fashion_fd {distance:.3f}", flush=True)
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops ``fit`` after the first batch that ends past ``minutes`` of training."""
-
-    def __init__(self, minutes):
-        super().__init__()
-        self.seconds = None if minutes is None else 60.0 * minutes
-        self.images = 0
-        self.stopped_early = False
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.seconds is not None and time.perf_counter() - self._start > self.seconds:
-            self.model.stop_training = True
-            self.stopped_early = True
 
 
 def main(argv=None):

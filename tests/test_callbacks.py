@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tfgen import plotting
-from tfgen.callbacks import SampleGrid
+from tfgen import callbacks as callbacks_module
+from tfgen.callbacks import SampleGrid, TimeBudget
 from tfgen.distribute import is_chief
 
 IMAGE_SIZE = 4
@@ -217,3 +218,37 @@ def test_training_backup_saves_every_n_steps_also_with_steps_per_execution(tmp_p
     assert TrainingBackup.restore(vae, tmp_path / "backup") == 12
     with pytest.raises(ValueError, match="needs a model"):
         TrainingBackup(tmp_path / "other").step
+
+
+# ------------------------------------------------------------- TimeBudget
+class _Clock:
+    """A fake ``time.perf_counter``: every reading is one second after the last."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+def test_time_budget_ends_fit_after_the_batch_that_crosses_it(monkeypatch):
+    monkeypatch.setattr(callbacks_module, "perf_counter", _Clock())
+    budget = TimeBudget(minutes=5.5 / 60)  # 5.5 fake seconds: the fifth batch ends 6 s in
+    model = FakeImageGenerator()
+    model.compile(optimizer="sgd", loss="mse", jit_compile=False)
+    x = np.zeros((8, LATENT_DIM), "float32")
+    history = model.fit(x, np.zeros((8, IMAGE_SIZE * IMAGE_SIZE), "float32"), batch_size=4, epochs=50,
+                        callbacks=[budget], verbose=0)
+    assert budget.stopped_early
+    assert len(history.history["loss"]) == 3  # 2 batches per epoch: epoch 3 ends early with its 5th batch
+    assert budget.seconds_trained == 6.0
+
+
+def test_time_budget_of_none_never_stops_and_bad_budgets_are_refused():
+    budget = TimeBudget(None)
+    _fit(FakeImageGenerator(), [budget], epochs=2)
+    assert not budget.stopped_early and budget.seconds_trained > 0
+    for minutes in (0, -1, "5"):
+        with pytest.raises(ValueError, match=f"minutes.*got {minutes!r}"):
+            TimeBudget(minutes)

@@ -1,4 +1,4 @@
-"""Training callbacks: pictures of samples, exact-resume backups, and stopping on non-finite losses.
+"""Training callbacks: pictures of samples, exact-resume backups, a time budget, and stopping on non-finite losses.
 
 :class:`StopOnNonFiniteLoss` lives with the model base class
 (``tfgen/models/base.py``), which adds it to every ``fit``; it is exported
@@ -9,16 +9,58 @@ import json
 import math
 import os
 import shutil
+from time import perf_counter
 
 import keras
 import numpy as np
 
 from tfgen import plotting
 from tfgen.distribute import is_chief
-from tfgen.validation import is_int
+from tfgen.validation import check_number, is_int
 from tfgen.models.base import StopOnNonFiniteLoss
 
-__all__ = ["SampleGrid", "TrainingBackup", "StopOnNonFiniteLoss"]
+__all__ = ["SampleGrid", "TrainingBackup", "TimeBudget", "StopOnNonFiniteLoss"]
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops ``fit`` after the first batch that ends past ``minutes`` of training.
+
+    For comparisons at equal wall time (two recipes given the same minutes)
+    and for jobs that must end in time. The clock starts when ``fit`` starts
+    (tracing included); the epoch in progress ends early and ``fit``
+    returns normally, with its history. ``stopped_early`` tells whether the
+    budget ended training, ``seconds_trained`` how long ``fit`` ran.
+
+    Args:
+        minutes: a number > 0, or ``None`` for no limit.
+
+    Raises:
+        ValueError: ``minutes`` is not a positive number or ``None``.
+
+    Example:
+    ```python
+    budget = tfgen.callbacks.TimeBudget(minutes=5)
+    gan.fit(data, epochs=1000, callbacks=[budget])   # ends after about 5 minutes
+    ```
+    """
+
+    def __init__(self, minutes):
+        super().__init__()
+        minutes = check_number("minutes", minutes, minimum=0.0, exclusive_minimum=True, allow_none=True)
+        self.seconds = None if minutes is None else 60.0 * minutes
+        self.stopped_early = False
+        self.seconds_trained = 0.0
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = perf_counter()
+        self.stopped_early = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds_trained = perf_counter() - self._start
+        if self.seconds is not None and self.seconds_trained > self.seconds:
+            self.model.stop_training = True
+            self.stopped_early = True
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
