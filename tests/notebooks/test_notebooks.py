@@ -23,7 +23,8 @@ jupytext = pytest.importorskip("jupytext")
 papermill = pytest.importorskip("papermill")
 
 NOTEBOOKS_DIR = os.path.join(REPO_ROOT, "notebooks")
-NOTEBOOK_NAMES = ["01_vae", "02_gan", "03_distributed", "04_export_and_serve", "05_evaluate", "06_deploy_anywhere"]
+NOTEBOOK_NAMES = ["01_vae", "02_gan", "03_distributed", "04_export_and_serve", "05_evaluate", "06_deploy_anywhere",
+                  "07_modern_gan", "08_vae_family"]
 MAX_NOTEBOOK_BYTES = 3 * 1024 * 1024
 CELL_TIMEOUT_SECONDS = 300
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
