@@ -229,11 +229,11 @@ def _flops(stage):
     return float((analysis or {}).get("flops", float("nan")))
 
 
-def _lowered(name, dtype, batch_size):
+def _prepared(name, dtype, batch_size):
+    """The jitted training step of a model, its initial state, a synthetic batch and the parameter count."""
     shape, (step, init), parameters = _build(name, dtype)
     images = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (batch_size, *shape)).astype("float32"))
-    state = init()
-    return jax.jit(step, donate_argnums=0).lower(state, images, jax.random.key(0)), state, images, parameters
+    return jax.jit(step, donate_argnums=0), init(), images, parameters
 
 
 def recount(path):
@@ -248,7 +248,8 @@ def recount(path):
     for row in result["rows"]:
         if "images_per_second" not in row:
             continue
-        flops = _flops(_lowered(row["model"], row["precision"], row["batch_size"])[0])
+        jitted, state, images, _ = _prepared(row["model"], row["precision"], row["batch_size"])
+        flops = _flops(jitted.lower(state, images, jax.random.key(0)))
         row.setdefault("compiled_step_gflop", row["step_gflop"])
         row["step_gflop"] = flops / 1e9
         row["tflop_per_second"] = flops / (row["step_milliseconds"] / 1000) / 1e12
@@ -265,8 +266,9 @@ def recount(path):
 
 def measure_step(name, dtype, batch_size, steps, warmup):
     """images/s, step FLOPs (XLA's count) and TFLOP/s of one model's jitted training step."""
+    jitted, state, images, parameters = _prepared(name, dtype, batch_size)
     begin = time.perf_counter()
-    lowered, state, images, parameters = _lowered(name, dtype, batch_size)
+    lowered = jitted.lower(state, images, jax.random.key(0))
     compiled = lowered.compile()
     compile_seconds = time.perf_counter() - begin
     # The count of the unoptimised program: on GPUs the compiled program's
