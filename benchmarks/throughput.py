@@ -189,21 +189,9 @@ def vae_flops_per_example(encoder, decoder):
     return pass_flops(encoder) + pass_flops(decoder, input_gradient=True)
 
 
-class Policy:
-    """``with Policy("mixed_bfloat16"):`` sets Keras's global dtype policy, restores it after."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __enter__(self):
-        self._previous = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(self.name)
-
-    def __exit__(self, *exc):
-        keras.mixed_precision.set_global_policy(self._previous)
-
-
-POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+# Precisions timed (tfgen.precision names; each contender is built under policy_scope, which also
+# keeps tfgen's default precision, auto, from replacing a float32 contender's policy).
+DTYPES = ("float32", "bfloat16")
 
 
 # -------------------------------------------------------------- contenders
@@ -282,7 +270,7 @@ class MatmulContender:
 
 
 def gan_loop_contender(dataset, dtype, batch_size, alternating=False):
-    with Policy(POLICIES[dtype]):
+    with tfgen_precision.policy_scope(dtype):
         generator = make_generator_model()
         discriminator = make_discriminator_model()
         generator_optimizer = keras.optimizers.Adam(1e-4)
@@ -345,7 +333,7 @@ def own_dataset(batch_size):
 
 
 def gan_fit_contender(dataset, dtype, batch_size, default_networks=False, update="alternating", name=None):
-    with Policy(POLICIES[dtype]):
+    with tfgen_precision.policy_scope(dtype):
         if default_networks:
             model = GAN(input_shape=IMAGE_SHAPE, seed=0)
             model.compile()
@@ -371,7 +359,7 @@ def _vae_networks():
 
 
 def vae_loop_contender(dataset, dtype, batch_size):
-    with Policy(POLICIES[dtype]):
+    with tfgen_precision.policy_scope(dtype):
         encoder, decoder = _vae_networks()
         optimizer = keras.optimizers.Adam(1e-3)
     variables = encoder.trainable_variables + decoder.trainable_variables
@@ -396,7 +384,7 @@ def vae_loop_contender(dataset, dtype, batch_size):
 
 
 def vae_fit_contender(dataset, dtype, batch_size):
-    with Policy(POLICIES[dtype]):
+    with tfgen_precision.policy_scope(dtype):
         encoder, decoder = _vae_networks()
         model = VAE(encoder=encoder, decoder=decoder, latent_dim=VAE_LATENT_DIM, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -460,7 +448,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="train steps per contender per round")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--dtypes", nargs="+", default=None, choices=sorted(POLICIES),
+    parser.add_argument("--dtypes", nargs="+", default=None, choices=sorted(DTYPES),
                         help="default: float32, plus bfloat16 where it is native (--quick: float32)")
     parser.add_argument("--contenders", nargs="+", default=None, choices=CONTENDERS,
                         help="default: all (--quick: gan_loop gan_fit_simultaneous vae_loop vae_fit)")
