@@ -2,7 +2,7 @@
 # Installs tfgen and everything it needs on a fresh Debian/Ubuntu machine.
 #
 #   bash scripts/install.sh          # tfgen + the Fashion-MNIST files + FID Inception weights
-#   bash scripts/install.sh test     # ... plus the test, notebook and deploy (LiteRT, ONNX) extras
+#   bash scripts/install.sh test     # ... plus the test, notebook, deploy (LiteRT, ONNX) and tune (Optuna) extras
 #
 # Fashion-MNIST comes from Debian's `dataset-fashion-mnist` package (the
 # original IDX files under /usr/share/datasets/fashion-mnist/), so it works
@@ -27,7 +27,7 @@ fi
 target="."
 case "$extras" in
   "") ;;
-  test) target=".[test,notebooks,deploy]" ;;
+  test) target=".[test,notebooks,deploy,tune]" ;;
   *) echo "install.sh: unknown option '$extras' (expected nothing or 'test')" >&2; exit 2 ;;
 esac
 echo "install.sh: pip install -e $target"

@@ -60,7 +60,20 @@ def _base_type(annotation):
     return annotation if annotation in (int, float, str, bool) else None
 
 
-def add_flags(parser, config_class, title=None):
+def _argument_type(parse):
+    """``parse`` for argparse: its ``ValueError`` message becomes the usage error's text."""
+
+    def argument_type(text):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    argument_type.__name__ = parse.__name__
+    return argument_type
+
+
+def add_flags(parser, config_class, title=None, exclude=()):
     """Adds one flag per field of ``config_class`` to an ``argparse`` parser.
 
     Every flag defaults to ``None`` ("not given"), so that a caller can tell
@@ -68,13 +81,15 @@ def add_flags(parser, config_class, title=None):
     (a field whose default is ``None`` says what ``None`` means in its help).
     Booleans get ``--name`` / ``--no-name``.
 
+    Fields named in ``exclude`` get no flag.
+
     Returns:
         The argument group the flags were added to.
     """
     group = parser.add_argument_group(title)
     for field in dataclasses.fields(config_class):
         meta = field.metadata
-        if not meta.get("flag", True):
+        if not meta.get("flag", True) or field.name in exclude:
             continue
         name = "--" + field.name.replace("_", "-")
         kind = _base_type(field.type)
@@ -88,6 +103,6 @@ def add_flags(parser, config_class, title=None):
             continue
         if meta.get("choices") is not None:
             kwargs["choices"] = sorted(meta["choices"])
-        kwargs["type"] = meta.get("parse") or kind or str
+        kwargs["type"] = _argument_type(meta["parse"]) if meta.get("parse") else kind or str
         group.add_argument(name, **kwargs)
     return group

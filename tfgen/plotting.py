@@ -763,3 +763,72 @@ def save_loss_curves(history, path, title=None):
         figure.suptitle(str(title))
     figure.tight_layout()
     return _save_figure(figure, path)
+
+
+def save_objective_plot(trials, space, objective, path, title=None):
+    """Plots a search's objective against each hyperparameter, one panel per setting.
+
+    Completed trials are filled dots, pruned ones (their last reported value)
+    hollow; the first trial of ``trials`` (the best, when they are sorted) is
+    a star. Ranges searched on a log scale get a log axis; choices are
+    placed side by side in their declared order.
+
+    Args:
+        trials: sequence of dicts with ``params`` ({setting: value}),
+            ``value`` (float) and ``state`` (``"complete"`` or ``"pruned"``).
+        space: ``{setting: {"low", "high"[, "log"]} or {"choices": [...]}}``.
+        objective: name of the objective (the y axis).
+        path: destination PNG file; parent directories are created.
+        title: optional str drawn above all panels.
+
+    Returns:
+        ``path`` as a str.
+
+    Raises:
+        ValueError: ``space`` is empty.
+
+    Example:
+
+    ```python
+    save_objective_plot([{"params": {"learning_rate": 2e-4}, "value": 31.0, "state": "complete"}],
+                        {"learning_rate": {"low": 1e-5, "high": 1e-3, "log": True}}, "fashion_fd", "objective.png")
+    ```
+    """
+    if not space:
+        raise ValueError(f"Expected a non-empty search space, got {space!r}.")
+    num_columns = min(3, len(space))
+    num_rows = math.ceil(len(space) / num_columns)
+    figure = _new_figure(4 * num_columns, 3 * num_rows)
+    for index, (name, spec) in enumerate(space.items()):
+        axes = figure.add_subplot(num_rows, num_columns, index + 1)
+        choices = spec.get("choices")
+        for rank, trial in enumerate(trials):
+            if name not in trial["params"]:
+                continue
+            x = trial["params"][name]
+            if choices is not None:
+                x = choices.index(x) if x in choices else len(choices)
+            filled = trial["state"] == "complete"
+            axes.plot([x], [trial["value"]], "*" if rank == 0 and filled else "o",
+                      markersize=12 if rank == 0 and filled else 6, color="C3" if rank == 0 and filled else "C0",
+                      markerfacecolor=None if filled else "none", alpha=0.9 if filled else 0.6)
+        if choices is not None:
+            axes.set_xticks(range(len(choices)))
+            axes.set_xticklabels(["none" if c is None else "''" if c == "" else str(c) for c in choices],
+                                 rotation=20, fontsize=8)
+            axes.set_xlim(-0.5, len(choices) - 0.5)
+        else:  # the whole searched range, so that the reader sees where the good values lie
+            if spec.get("log"):
+                axes.set_xscale("log")
+                margin = (spec["high"] / spec["low"]) ** 0.03
+                axes.set_xlim(spec["low"] / margin, spec["high"] * margin)
+            else:
+                margin = 0.03 * (spec["high"] - spec["low"])
+                axes.set_xlim(spec["low"] - margin, spec["high"] + margin)
+        axes.set_title(name)
+        axes.set_ylabel(objective)
+        axes.grid(True, alpha=0.3)
+    if title is not None:
+        figure.suptitle(str(title))
+    figure.tight_layout()
+    return _save_figure(figure, path)

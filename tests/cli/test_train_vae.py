@@ -69,3 +69,41 @@ def test_train_a_conditional_discretized_logistic_vae(tmp_path, monkeypatch):
     with open(result["history"]) as handle:
         history = json.load(handle)
     assert all(math.isfinite(value) for value in history["loss"] + history["val_loss"])
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAtEpoch(keras.callbacks.Callback):
+    """Stands for a kill at the start of an epoch: the backup of the epoch before is all that survives."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise _Killed
+
+
+@pytest.mark.parametrize("steps_per_epoch", [40, 57])  # 57 batches of 32 are one pass over the 1,797 digits
+def test_a_resumed_run_validates_like_an_uninterrupted_one(tmp_path, steps_per_epoch):
+    # Dynamically binarised data, and epochs shorter than a pass (validated on a quarter as many batches):
+    # every epoch validates on the same binarised images, so the history does not depend on the interruption.
+    config = {"model": "vae", "dataset": "digits", "architecture": "mlp", "hidden_units": 16, "latent_dim": 4,
+              "batch_size": 32, "steps_per_epoch": steps_per_epoch, "epochs": 3, "num_samples": 4, "seed": 1,
+              "export": False, "verbose": 0}
+    whole = train_lib.train({**config, "output": str(tmp_path / "whole")})
+    with pytest.raises(_Killed):
+        train_lib.train({**config, "output": str(tmp_path / "killed")}, callbacks=[_KillAtEpoch(1)])
+    resumed = train_lib.train({**config, "output": str(tmp_path / "killed")})
+    histories = []
+    for result in (whole, resumed):
+        with open(result["history"]) as handle:
+            histories.append(json.load(handle))
+    assert histories[1]["val_loss"] == histories[0]["val_loss"][1:]
+    assert histories[1]["loss"] == histories[0]["loss"][1:]
+    models = [keras.models.load_model(result["model"]) for result in (whole, resumed)]
+    for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

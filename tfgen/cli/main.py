@@ -1,6 +1,7 @@
 """``tfgen`` command line.
 
     tfgen train vae --dataset fashion_mnist --epochs 5 --output runs/vae
+    tfgen tune gan --dataset fashion_mnist --budget 12x3 --jobs 2
     tfgen sample --model runs/vae/model.keras --num 64 --output grid.png
     tfgen export --model runs/vae/model.keras --output saved_models/vae
     tfgen export --model runs/vae/model.keras --format tflite --quantize int8
@@ -45,6 +46,21 @@ def _add_train_flags(parser, kind):
         config.add_flags(parser, config_class, f"{kind.upper()} {part}")
 
 
+def _add_tune_flags(parser, kind):
+    """``tfgen tune KIND``'s flags: the search's own, then ``tfgen train KIND``'s except those the search sets."""
+    from tfgen import config
+    from tfgen.cli import train_lib, tune_lib
+
+    config.add_flags(parser, tune_lib.TuneConfig, "search")
+    parser.add_argument("--print-space", action="store_true", default=None,
+                        help="print the default search space as JSON (a start for --space) and exit")
+    config.add_flags(parser, train_lib.TrainingConfig, "fixed for every trial: data and training",
+                     exclude=tune_lib.SET_BY_SEARCH)
+    for part, config_class in zip(("model", "training", "data"), train_lib.MODELS[kind]["configs"]):
+        config.add_flags(parser, config_class, f"fixed for every trial, or searched when in the space: "
+                         f"{kind.upper()} {part}")
+
+
 def build_parser():
     from tfgen.cli import train_lib
     from tfgen.export import convert
@@ -66,6 +82,19 @@ def build_parser():
     for kind in train_lib.MODELS:
         sub = kinds.add_parser(kind, help=f"train a {kind.upper()}", description=f"Train a {kind.upper()}.")
         _add_train_flags(sub, kind)
+
+    tune = commands.add_parser(
+        "tune", help="search hyperparameters on a quality metric (Optuna)",
+        description="Search a model's hyperparameters: each trial trains with `tfgen train`'s code for the budget's "
+        "epochs and is scored after every epoch (fashion_fd or FID of its samples, or a VAE's validation ELBO); "
+        "poor trials stop early. Running the same command again continues the search. Writes trials.md (the "
+        "trials sorted by the objective), objective.png, the best trial's samples, config and model, and exports "
+        "that model like `tfgen train`. Needs pip install \"tfgen[tune]\".")
+    tune_kinds = tune.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for kind in train_lib.MODELS:
+        sub = tune_kinds.add_parser(kind, help=f"search a {kind.upper()}'s hyperparameters",
+                                    description=f"Search a {kind.upper()}'s hyperparameters.")
+        _add_tune_flags(sub, kind)
 
     sample = commands.add_parser("sample", help="write a grid of generated samples", description="Write a PNG grid of samples from a .keras model or a SavedModel export.")
     sample.add_argument("--model", required=True, help="a .keras file, a SavedModel version directory, or an export base directory")
@@ -118,6 +147,19 @@ def _train(args):
 
     config = {key: value for key, value in vars(args).items() if key not in ("command", "show_version") and value is not None}
     result = train_lib.train(config)
+    print(json.dumps(result, indent=2))
+
+
+def _tune(args):
+    from tfgen.cli import tune_lib
+
+    if args.print_space:
+        print(json.dumps(tune_lib.SPACES[args.model], indent=2))
+        return
+    config = {key: value for key, value in vars(args).items()
+              if key not in ("command", "show_version", "print_space") and value is not None}
+    result = tune_lib.tune(config)
+    print(result.pop("text"), end="")
     print(json.dumps(result, indent=2))
 
 
@@ -188,7 +230,7 @@ def _data(args):
         print(json.dumps(tfgen.data.info(args.name), indent=2, default=str))
 
 
-COMMANDS = {"train": _train, "sample": _sample, "export": _export, "serve": _serve, "evaluate": _evaluate, "data": _data}
+COMMANDS = {"train": _train, "tune": _tune, "sample": _sample, "export": _export, "serve": _serve, "evaluate": _evaluate, "data": _data}
 
 
 def is_user_error(error):

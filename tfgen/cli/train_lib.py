@@ -251,13 +251,19 @@ def resolve_config(config):
     # "auto" is resolved here and recorded as what it picked, so the run can be repeated.
     resolved["precision"] = tfgen_precision.precision_name(
         resolved["precision"] or tfgen_precision.default_setting())
-    if resolved["name"] is None:
-        resolved["name"] = f"{kind}_{resolved['dataset']}"
-    if resolved["output"] is None:
-        resolved["output"] = os.path.join("runs", resolved["name"])
-    if resolved["export_dir"] is None:
-        resolved["export_dir"] = os.path.join("saved_models", resolved["name"])
+    fill_paths(resolved, f"{kind}_{resolved['dataset']}")
     return MODELS[kind]["resolve"](resolved)
+
+
+def fill_paths(config, default_name):
+    """Fills in ``name``, then ``output`` (``runs/<name>``) and ``export_dir`` (``saved_models/<name>``) where None."""
+    if config["name"] is None:
+        config["name"] = default_name
+    if config["output"] is None:
+        config["output"] = os.path.join("runs", config["name"])
+    if config["export_dir"] is None:
+        config["export_dir"] = os.path.join("saved_models", config["name"])
+    return config
 
 
 def _is_resuming(config):
@@ -318,6 +324,18 @@ def _validation_images(config, binarize):
         num_examples=min(len(images), 10000),
         with_labels=bool(config.get("conditional")),
     )
+    if config["steps_per_epoch"]:
+        # Short epochs validate on a quarter as many batches: always the same
+        # ones (a validation_steps limit would make Keras go on from where the
+        # last epoch's validation stopped, so each epoch, and a resumed run,
+        # would measure other images).
+        dataset = dataset.take(max(1, config["steps_per_epoch"] // 4))
+    if binarize:
+        # Binarised once (the first pass is kept), as the standard protocol
+        # binarises the test set once: every epoch's validation loss is measured
+        # on the same images, and a resumed run measures what an uninterrupted
+        # one does (a fresh binarisation per pass would depend on the pass count).
+        dataset = dataset.cache()
     first = images[:32].astype("float32") / 127.5 - 1.0 if len(info["shape"]) == 3 else images[:32]
     return dataset, first
 
@@ -382,13 +400,16 @@ def _train(config, callbacks=(), return_model=False):
     # Resume exactly: weights, optimizer state and the position in the data
     # stream (a pure function of the seed) all come back from the backup.
     start_step = tfgen_callbacks.TrainingBackup.restore(model, backup_dir)
-    backup = tfgen_callbacks.TrainingBackup(backup_dir, config["backup_freq"], )
+    backup = tfgen_callbacks.TrainingBackup(backup_dir, config["backup_freq"])
+    # The backup comes last: what the other callbacks record at an epoch's end
+    # (a metric, a search's objective) is written before the backup that moves
+    # past that epoch, so a run killed in between redoes the epoch and records it.
     callbacks = [
-        backup,
         tfgen_callbacks.SampleGrid(
             os.path.join(output, "samples"), num_samples=config["num_samples"], seed=config["seed"]
         ),
         *extra_callbacks,
+        backup,
     ]
 
     def fit(first_step, initial_epoch, epochs, steps):
@@ -409,7 +430,6 @@ def _train(config, callbacks=(), return_model=False):
             epochs=epochs,
             steps_per_epoch=steps,
             validation_data=validation_data,
-            validation_steps=config["steps_per_epoch"] and max(1, config["steps_per_epoch"] // 4),
             callbacks=callbacks,
             shuffle=False,  # the stream is already shuffled, reproducibly
             verbose=config["verbose"] if chief else 0,
@@ -421,7 +441,9 @@ def _train(config, callbacks=(), return_model=False):
         # Finish the interrupted epoch first, then run whole epochs.
         history = fit(start_step, epoch, epoch + 1, steps_per_epoch - batch_in_epoch)
         epoch += 1
-    if epoch < config["epochs"]:
+    # A callback that stopped training (pruning, a time budget, early stopping)
+    # in the interrupted epoch also ends the run.
+    if epoch < config["epochs"] and not model.stop_training:
         rest = fit(epoch * steps_per_epoch, epoch, config["epochs"], steps_per_epoch)
         history = {key: history.get(key, []) + rest[key] for key in rest}
 
