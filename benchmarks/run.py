@@ -117,6 +117,13 @@ BENCHMARKS = {
         "quick": ["--steps", "2", "--warmup", "1", "--batch-size", "8", "--budget-seconds", "60"],
         "output": os.path.join(RESULTS_DIR, "gpu_check.json"),
     },
+    "tune_gan_fashion_mnist": {  # tfgen tune's best GAN against the default, same epochs
+        "full": [],
+        "quick": ["--budget", "2x1", "--num-examples", "1024", "--baseline-seeds", "0", "--objective-samples", "500",
+                  "--eval-samples", "1000", "--work-dir", _quick("tune_gan_fashion_mnist", "work")],
+        "output": os.path.join(RESULTS_DIR, "tune_gan_fashion_mnist.json"),
+        "requires": "optuna",
+    },
     "gpu_networks_jax": {  # tfgen's networks on Keras + JAX, for GPU machines without TensorFlow
         "full": [],
         "quick": ["--quick", "--steps", "2", "--warmup", "1", "--matmul-size", "256"],

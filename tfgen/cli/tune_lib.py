@@ -100,8 +100,9 @@ def _validation_elbo(logs):
 
 OBJECTIVES = {
     "fashion_fd": Objective("minimize", ("gan", "vae"), "fashion_fd",
-                            "Frechet distance in a Fashion-MNIST classifier's features (fast; Fashion-MNIST only)"),
-    "fid": Objective("minimize", ("gan", "vae"), "fid", "Frechet Inception distance"),
+                            "Frechet distance to training images in a Fashion-MNIST classifier's features (fast; "
+                            "Fashion-MNIST only)"),
+    "fid": Objective("minimize", ("gan", "vae"), "fid", "Frechet Inception distance to training images"),
     "val_elbo": Objective("maximize", ("vae",), None, "ELBO of the validation images, nats per image",
                           from_logs=_validation_elbo),
 }
@@ -329,7 +330,7 @@ def resolve_search(config):
     search["fixed"] = {**fixed, "dataset": dataset, "precision": precision}
     # Every trial's settings must make a valid run: check the shared ones now.
     train_lib.resolve_config({"model": kind, **fixed, "seed": 0, "output": search["output"]})
-    return search
+    return json.loads(json.dumps(search))  # as search.json holds it (tuples become lists), to compare on a rerun
 
 
 def _lock(search):
@@ -345,10 +346,6 @@ def _lock(search):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     return locked()
-
-
-def _identity(search):
-    return {key: search[key] for key in IDENTITY_KEYS}
 
 
 def _prepare_output(search, seed_given):
@@ -581,8 +578,9 @@ def _metric_callbacks(search):
     metric = OBJECTIVES[search["objective"]].metric
     if metric is None:
         return []
-    return [MetricCallback([metric], dataset=search["fixed"]["dataset"], num_samples=search["objective_samples"],
-                           seed=search["seed"])]
+    # Against training images: the test images stay out of the selection, for an unbiased final figure.
+    return [MetricCallback([metric], dataset=search["fixed"]["dataset"], split="train",
+                           num_samples=search["objective_samples"], seed=search["seed"])]
 
 
 def _run_trial(study, trial, search, worker):
@@ -706,8 +704,11 @@ def tune(config):
     seed_given = config.get("seed") is not None
     search = _prepare_output(resolve_search(config), seed_given)
     if search["jobs"] == 1:
-        with contextlib.suppress(RuntimeError):  # TensorFlow already running: keep its threads
+        try:
             _set_threads(search["threads"])
+        except RuntimeError:  # TensorFlow already runs in this process: its thread pools are made
+            _say(0, f"note: TensorFlow already runs in this process, so --threads {search['threads']} does not "
+                    "apply to it (it does to --jobs worker processes)")
         run_worker(search)
     else:
         _run_worker_processes(search)
