@@ -313,17 +313,35 @@ def test_200_requests_from_8_threads(server, vae):
         np.testing.assert_allclose(value, expected[index] if index % 2 else z_mean[index], atol=1e-5)
 
 
-def test_a_thousand_idle_connections_do_not_shut_out_other_clients(server, expected):
+def _threads(pid):
+    """The number of threads of process ``pid`` (Linux), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith("Threads:"))
+    except OSError:
+        return None
+
+
+def test_a_thousand_idle_connections_hold_no_threads_and_do_not_shut_out_other_clients(server, expected):
+    before = _threads(server.process.pid)
     idle = []
     try:
         for _ in range(1000):
             idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=30))
+        # Half of them have sent a request and stay open (keep-alive), waiting for the next.
+        request = b"GET /v1/models/vae HTTP/1.1\r\nHost: x\r\n\r\n"
+        for connection in idle[::2]:
+            connection.sendall(request)
+        for connection in idle[::2]:
+            assert connection.recv(12) == b"HTTP/1.1 200"
         latent, outputs = expected["generate"]
         for _ in range(20):
             status, answer = server.predict({"signature_name": "generate", "instances": latent.tolist()})
             assert status == 200
             np.testing.assert_allclose(answer["predictions"], outputs["images"], atol=1e-5)
         assert server.request("/v1/models/vae")[0] == 200
+        if before is not None:  # idle connections wait in one selector thread, not a thread each
+            assert _threads(server.process.pid) - before < 50
     finally:
         for connection in idle:
             connection.close()

@@ -19,9 +19,12 @@ completely (and runs each signature once on a batch of one) before switching
 to it, and ignores the exporter's ``.tmp-*`` staging directories. Errors are
 answered with ``{"error": "..."}`` and a 4xx status for bad requests.
 
-The HTTP layer is the standard library's ``http.server.ThreadingHTTPServer``
-(one thread per connection): no new dependency, and TensorFlow releases the
-GIL while it computes, so concurrent requests do run in parallel.
+The HTTP layer is the standard library's ``http.server`` (its request
+parsing and ``BaseHTTPRequestHandler``), with the connections handled by
+:mod:`tfgen.serving.connections`: a connection holds a thread only while it
+has a request to answer, and waits between requests in one selector thread,
+so idle keep-alive clients cost no threads. No new dependency; TensorFlow
+releases the GIL while it computes, so concurrent requests run in parallel.
 
 Example:
 ```python
@@ -55,7 +58,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from tfgen import validation
 from tfgen.export.saved_model import existing_versions
-from tfgen.serving import json_arrays, json_format
+from tfgen.serving import connections, json_arrays, json_format
 from tfgen.version import __version__
 
 DEFAULT_HOST = "127.0.0.1"
@@ -605,7 +608,7 @@ def _parse_json(body):
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = f"tfgen-serve/{__version__}"
     protocol_version = "HTTP/1.1"
-    # Socket timeout (s): bounds how long a slow or idle client holds a thread.
+    # Socket timeout (s): bounds how long a slow client, in the middle of a request, holds a thread.
     timeout = 60
     # Buffered writes: a response's headers and body leave in one send.
     wbufsize = 1 << 16
@@ -716,18 +719,21 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
 
-class ModelServer(http.server.ThreadingHTTPServer):
-    """A ``ThreadingHTTPServer`` answering the REST API of one ``ModelService``.
+class ModelServer(http.server.HTTPServer):
+    """An HTTP server answering the REST API of one ``ModelService``.
 
-    Build it with :func:`make_server`. ``serve_forever()`` answers requests;
-    ``shutdown()`` (from another thread) stops that loop; ``server_close()``
-    closes the socket, waits up to ``SHUTDOWN_GRACE_SECONDS`` for requests in
-    flight and stops the version watcher.
+    Build it with :func:`make_server`. ``serve_forever()`` accepts
+    connections; each waits in :class:`tfgen.serving.connections.Parking`
+    until it sends a request, which a worker thread answers. ``shutdown()``
+    (from another thread) stops accepting; ``server_close()`` closes the
+    socket, waits up to ``SHUTDOWN_GRACE_SECONDS`` for requests in flight,
+    closes the idle connections and stops the version watcher.
     """
 
-    daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    # Seconds a connection may wait for its next request before it is closed.
+    idle_timeout = 60.0
 
     def __init__(self, service, host, port, max_request_bytes):
         self.service = service
@@ -737,6 +743,31 @@ class ModelServer(http.server.ThreadingHTTPServer):
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _RequestHandler)
+        self._workers = connections.Workers("tfgen-serve")
+        self._parking = connections.Parking(self._dispatch, self.idle_timeout)
+
+    def process_request(self, request, client_address):
+        """Parks a new connection until it sends a request (not a thread per connection)."""
+        try:
+            connection = connections.Connection(self.RequestHandlerClass, request, client_address, self)
+        except OSError:  # gone already
+            self.shutdown_request(request)
+            return
+        self._parking.park(connection)
+
+    def _dispatch(self, connection):
+        self._workers.submit(lambda: self._serve(connection))
+
+    def _serve(self, connection):
+        try:
+            keep_open = connection.serve_ready_requests()
+        except Exception:  # noqa: BLE001  (one connection's failure; the server keeps serving)
+            logger.exception("connection from %s failed", connection.handler.client_address)
+            keep_open = False
+        if keep_open:
+            self._parking.park(connection)
+        else:
+            connection.close()
 
     def server_bind(self):
         # HTTPServer.server_bind() resolves the host name (getfqdn), which can
@@ -763,6 +794,8 @@ class ModelServer(http.server.ThreadingHTTPServer):
         super().server_close()
         with self._idle:
             self._idle.wait_for(lambda: self._in_flight == 0, timeout=SHUTDOWN_GRACE_SECONDS)
+        if getattr(self, "_parking", None) is not None:  # None when binding failed
+            self._parking.close()
         self.service.close()
 
 
