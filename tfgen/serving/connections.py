@@ -177,6 +177,7 @@ class Parking:
 
     def _loop(self):
         parked = {}
+        last_sweep = time.monotonic()
         while not self._closed:
             timeout = min(1.0, self.idle_timeout)
             for key, _ in self._selector.select(timeout):
@@ -200,6 +201,9 @@ class Parking:
                     continue
                 parked[connection.sock] = connection
             now = time.monotonic()
+            if now - last_sweep < min(1.0, self.idle_timeout / 2):
+                continue  # the idle sweep runs about once a second, not after every request
+            last_sweep = now
             for sock, connection in list(parked.items()):
                 if now - connection.idle_since > self.idle_timeout:
                     self._selector.unregister(sock)
