@@ -20,7 +20,7 @@ finished baselines and evaluations are read back from their folders).
         --work-dir /tmp/tune_smoke --output /tmp/tune_smoke.json                # smoke run
 
 Results go to stdout and, as JSON, to ``benchmarks/results/tune_gan_fashion_mnist.json``
-(the best trial's sample grid beside it, ``.png``).
+(the best trial's sample grid beside it, ``.png``, and the search's objective plot, ``_objective.png``).
 """
 
 import argparse
@@ -110,6 +110,7 @@ def run(args):
     write_result(result, args.output)
     picture = os.path.splitext(args.output)[0] + ".png"
     shutil.copyfile(search["best_samples"], picture)
+    shutil.copyfile(search["plot"], os.path.splitext(args.output)[0] + "_objective.png")
     print(search["text"], end="")
     print(f"best trial {best['trial']}: fashion_fd {best['fashion_fd_10k']:.2f} (10k) after {epochs} epochs; "
           f"default: {', '.join(f'{v:.2f}' for v in values)} (seeds {args.baseline_seeds})")

@@ -340,8 +340,8 @@ def test_a_thousand_idle_connections_hold_no_threads_and_do_not_shut_out_other_c
             assert status == 200
             np.testing.assert_allclose(answer["predictions"], outputs["images"], atol=1e-5)
         assert server.request("/v1/models/vae")[0] == 200
-        if before is not None:  # idle connections wait in one selector thread, not a thread each
-            assert _threads(server.process.pid) - before < 50
+        if before is not None:  # idle connections wait in one selector thread, not a thread each (1,000 before)
+            assert _threads(server.process.pid) - before < 200  # workers of the 500-request burst, spare for 30 s
     finally:
         for connection in idle:
             connection.close()

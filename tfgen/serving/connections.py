@@ -15,13 +15,18 @@ to answer:
 * :class:`Connection`: the request handler of one connection, kept across
   its requests (HTTP/1.1 keep-alive, pipelined requests included).
 
-New connections are parked first, so one that never sends a request costs a
-file descriptor and a selector entry, not a thread.
+A worker that has answered a request waits a few milliseconds for the
+connection's next one before parking it (``linger``), so a client sending
+requests back to back is answered without the hand-over through the parking
+thread; a new connection whose request has already arrived goes straight to
+a worker. A connection that sends nothing is parked (at once, or after the
+linger): it costs a file descriptor and a selector entry, not a thread.
 """
 
 import collections
 import logging
 import queue
+import select
 import selectors
 import socket
 import threading
@@ -74,6 +79,15 @@ class Connection:
                 self.sock.settimeout(timeout)
             except OSError:
                 pass
+
+    def wait_readable(self, seconds):
+        """Whether a request (or the client's close) arrives within ``seconds``."""
+        try:
+            poller = select.poll()  # no file descriptor of its own, unlike epoll
+            poller.register(self.sock, select.POLLIN)
+            return bool(poller.poll(1000 * seconds))
+        except (OSError, ValueError):  # closed
+            return True  # the next read says so
 
     def fileno(self):
         return self.sock.fileno()

@@ -734,6 +734,8 @@ class ModelServer(http.server.HTTPServer):
     request_queue_size = 128
     # Seconds a connection may wait for its next request before it is closed.
     idle_timeout = 60.0
+    # Seconds a worker waits for a connection's next request before parking it.
+    linger = 0.01
 
     def __init__(self, service, host, port, max_request_bytes):
         self.service = service
@@ -747,27 +749,32 @@ class ModelServer(http.server.HTTPServer):
         self._parking = connections.Parking(self._dispatch, self.idle_timeout)
 
     def process_request(self, request, client_address):
-        """Parks a new connection until it sends a request (not a thread per connection)."""
+        """A new connection whose request has arrived goes to a worker; one that sent nothing yet is parked."""
         try:
             connection = connections.Connection(self.RequestHandlerClass, request, client_address, self)
         except OSError:  # gone already
             self.shutdown_request(request)
             return
-        self._parking.park(connection)
+        if connection.wait_readable(0):
+            self._dispatch(connection)
+        else:
+            self._parking.park(connection)
 
     def _dispatch(self, connection):
         self._workers.submit(lambda: self._serve(connection))
 
     def _serve(self, connection):
-        try:
-            keep_open = connection.serve_ready_requests()
-        except Exception:  # noqa: BLE001  (one connection's failure; the server keeps serving)
-            logger.exception("connection from %s failed", connection.handler.client_address)
-            keep_open = False
-        if keep_open:
-            self._parking.park(connection)
-        else:
-            connection.close()
+        """Answers the connection's requests while they come within ``linger``; then parks or closes it."""
+        while connection.wait_readable(self.linger):
+            try:
+                keep_open = connection.serve_ready_requests()
+            except Exception:  # noqa: BLE001  (one connection's failure; the server keeps serving)
+                logger.exception("connection from %s failed", connection.handler.client_address)
+                keep_open = False
+            if not keep_open:
+                connection.close()
+                return
+        self._parking.park(connection)
 
     def server_bind(self):
         # HTTPServer.server_bind() resolves the host name (getfqdn), which can
