@@ -629,12 +629,14 @@ def _run_trial(study, trial, search, worker):
 
 def run_worker(search, worker=0):
     """Runs trials of ``search`` until its budget of trials is taken (one process's share of the search)."""
+    from optuna.trial import TrialState
+
     study = _study(search, worker)
     failures = successes = 0
     while True:
         with _lock(search):
             _retry_dead_trials(study)
-            waiting = study.get_trials(states=(_trial_state("WAITING"),))
+            waiting = study.get_trials(states=(TrialState.WAITING,))
             if not waiting and _trials_taken(study) >= search["trials"]:
                 return
             trial = study.ask()
@@ -650,12 +652,6 @@ def run_worker(search, worker=0):
             if failures >= 3 and not successes:
                 raise ValueError(f"The first {failures} trials of this search all failed; the last one with: "
                                  f"{study.trials[trial.number].user_attrs['error']}")
-
-
-def _trial_state(name):
-    from optuna.trial import TrialState
-
-    return TrialState[name]
 
 
 def _set_threads(threads):
