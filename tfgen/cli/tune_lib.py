@@ -612,13 +612,13 @@ def _run_trial(study, trial, search, worker):
     trial.set_user_attr("seconds", seconds + time.time() - start)
     trial.set_user_attr("epochs_trained", epochs)
     if reporter.error is not None or not values:
-        trial.set_user_attr("error", reporter.error or "no objective value was recorded")
+        error = reporter.error or "no objective value was recorded"
+        trial.set_user_attr("error", error)
         study.tell(trial, state=TrialState.FAIL)
-        _say(worker, f"trial {origin} failed: {reporter.error or 'no objective value was recorded'}")
+        _say(worker, f"trial {origin} failed: {error}")
         return False
+    # Every value in objective.json is reported already: read back above, or reported as it was written.
     if epochs < search["epochs"]:
-        for step, value in sorted(values.items()):
-            reporter.report(value, step)
         study.tell(trial, state=TrialState.PRUNED)
         _say(worker, f"trial {origin} pruned after {epochs} epochs: {objective_name} {values[epochs]:.6g}")
         return True

@@ -89,9 +89,6 @@ class Connection:
         except (OSError, ValueError):  # closed
             return True  # the next read says so
 
-    def fileno(self):
-        return self.sock.fileno()
-
     def close(self):
         try:
             self.handler.finish()
